@@ -1,1 +1,13 @@
-export {}
+export type { Claims, SimClaims, TeeType } from './claims.ts'
+export { ATTEST_ERRORS, AttestError, type AttestErrorCode } from './errors.ts'
+export { type BundleFile, measureBundle } from './sim/measure-bundle.ts'
+export {
+  createSimEvidence,
+  generateSimPlatformKey,
+  SIM_EVIDENCE_TYPE,
+  type SimPlatformKey,
+  type SimStatement,
+  type VerifySimOptions,
+  verifySimEvidence,
+} from './sim/sim-evidence.ts'
+export { type VerifyEvidenceOptions, verifyEvidence } from './verify-evidence.ts'
