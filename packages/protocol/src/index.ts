@@ -1,1 +1,62 @@
-export {}
+export {
+  ADMIN_AUTH_SCHEME,
+  ADMIN_PROOF_TYPE,
+  type AdminRequest,
+  createAdminProof,
+  generateOwnerKey,
+  type OwnerKey,
+  ownerKeyId,
+  type VerifyAdminProofOptions,
+  verifyAdminProof,
+} from './admin-proof.ts'
+export {
+  type ApplyPolicyRequest,
+  type ApplyPolicyResponse,
+  type AuditEntry,
+  type AuditListResponse,
+  applyPolicyRequestSchema,
+  type CreateKeyRequest,
+  type CreateKeyResponse,
+  createKeyRequestSchema,
+  masterKeyId,
+  type Problem,
+  parseMasterKeyId,
+  problemType,
+  type UnwrapRequest,
+  type UnwrapResponse,
+  unwrapRequestSchema,
+  type WrapRequest,
+  type WrapResponse,
+  wrapRequestSchema,
+} from './api.ts'
+export {
+  EAR_PROFILE,
+  type EarClaims,
+  type EarInput,
+  type EarStatus,
+  signEarToken,
+  teePublicKeyOf,
+  type VerifyEarOptions,
+  verifyEarToken,
+  type WorkloadClaim,
+} from './ear.ts'
+export { PROTOCOL_ERRORS, ProtocolError, type ProtocolErrorCode } from './errors.ts'
+export { decryptWithKey, encryptJsonToKey, encryptToKey, flattenedJweSchema } from './jwe.ts'
+export {
+  type AttestRequest,
+  type AttestResponse,
+  type AuthRequest,
+  type AuthResponse,
+  attestRequestSchema,
+  authRequestSchema,
+  type Injection,
+  injectionSchema,
+  KBS_PROTOCOL_VERSION,
+  KBS_SESSION_COOKIE,
+  type RuntimeData,
+  reportDataFor,
+  runtimeDataSchema,
+  type TeePublicKey,
+  teePublicKeySchema,
+} from './kbs.ts'
+export { parseWire } from './parse.ts'

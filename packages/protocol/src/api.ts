@@ -1,0 +1,77 @@
+import { z } from 'zod'
+
+/** The master key id of a dataset key in PME key material: `subrosa:<namespace>/<key>`. */
+export function masterKeyId(namespace: string, key: string): string {
+  return `subrosa:${namespace}/${key}`
+}
+
+/** Split a master key id; `undefined` when it is not of Subrosa's form. */
+export function parseMasterKeyId(id: string): { namespace: string; key: string } | undefined {
+  const m =
+    /^subrosa:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/.exec(
+      id,
+    )
+  return m === null ? undefined : { namespace: m[1] as string, key: m[2] as string }
+}
+
+// KMS API (`/kms/v0/*`): the parquet-java/Arrow KmsClient contract over HTTPS.
+export const wrapRequestSchema = z.strictObject({
+  masterKeyId: z.string().max(200),
+  key: z.string().max(128), // base64 of the key to wrap (a KEK or DEK: 16, 24 or 32 bytes)
+})
+export type WrapRequest = z.infer<typeof wrapRequestSchema>
+export type WrapResponse = { wrapped: string }
+
+export const unwrapRequestSchema = z.strictObject({
+  masterKeyId: z.string().max(200),
+  wrapped: z.string().max(512),
+  /** For owner calls: the EC P-256 public key the unwrapped key is encrypted to. */
+  recipient: z.record(z.string(), z.unknown()).optional(),
+})
+export type UnwrapRequest = z.infer<typeof unwrapRequestSchema>
+/** `jwe` decrypts to JSON `{ key: <base64> }`. */
+export type UnwrapResponse = { jwe: unknown }
+
+// Admin API (`/admin/v0/*`), every call signed with an owner key.
+export const applyPolicyRequestSchema = z.strictObject({ yaml: z.string().max(1 << 20) })
+export type ApplyPolicyRequest = z.infer<typeof applyPolicyRequestSchema>
+export type ApplyPolicyResponse = {
+  namespace: string
+  name: string
+  version: number
+  hash: string
+  created: boolean
+}
+
+export const createKeyRequestSchema = z.strictObject({
+  namespace: z.string().max(63),
+  name: z.string().max(63),
+})
+export type CreateKeyRequest = z.infer<typeof createKeyRequestSchema>
+export type CreateKeyResponse = { id: string; namespace: string; name: string; created: boolean }
+
+/** One audit log entry. `hash` chains it to its predecessor. */
+export type AuditEntry = {
+  seq: number
+  at: string
+  kind: string
+  data: Record<string, unknown>
+  prevHash: string
+  hash: string
+}
+export type AuditListResponse = { entries: AuditEntry[]; verified: boolean; head: string }
+
+/** RFC 7807 problem details, as every error response of the broker. */
+export type Problem = {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  details?: Record<string, unknown>
+}
+
+/** The `type` URI of a problem with a Subrosa error code. */
+export function problemType(code: string): string {
+  return `urn:subrosa:error:${code}`
+}

@@ -1,0 +1,199 @@
+import { createPublicKey } from 'node:crypto'
+import { fromBase64Url, toBase64Url } from '@subrosa/core'
+import {
+  createLocalJWKSet,
+  importJWK,
+  type JSONWebKeySet,
+  type JWK,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose'
+import { z } from 'zod'
+import { ProtocolError } from './errors.ts'
+import { type TeePublicKey, teePublicKeySchema } from './kbs.ts'
+
+/** The EAR profile Subrosa's tokens follow (draft-ietf-rats-ear). */
+export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear'
+
+/** EAR trust tiers. */
+export type EarStatus = 'none' | 'affirming' | 'warning' | 'contraindicated'
+
+/** What the token says about the workload, in Subrosa's own claim. */
+export type WorkloadClaim = {
+  readonly namespace: string
+  readonly policy: string
+  readonly workload: string
+  readonly policyHash: string
+  readonly policyVersion: number
+  /** The policy clause that allowed the workload, e.g. `workloads[0].accept[0]`. */
+  readonly clause: string
+}
+
+const earSubmodSchema = z.object({
+  'ear.status': z.enum(['none', 'affirming', 'warning', 'contraindicated']),
+  'ear.trustworthiness-vector': z.record(z.string(), z.number().int()),
+  'ear.appraisal-policy-id': z.string(),
+  'ear.veraison.annotated-evidence': z.record(z.string(), z.unknown()),
+  'ear.veraison.key-attestation': z.object({ akpub: z.string() }),
+})
+
+const earClaimsSchema = z.object({
+  iss: z.string(),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  jti: z.string(),
+  eat_profile: z.literal(EAR_PROFILE),
+  eat_nonce: z.string(),
+  'ear.verifier-id': z.object({ developer: z.string(), build: z.string() }),
+  submods: z.object({ cpu0: earSubmodSchema }),
+  'subrosa.workload': z.object({
+    namespace: z.string(),
+    policy: z.string(),
+    workload: z.string(),
+    policyHash: z.string(),
+    policyVersion: z.number().int(),
+    clause: z.string(),
+  }),
+  'subrosa.tee': z.string(),
+  'subrosa.insecure': z.boolean(),
+})
+
+/** The claims of an EAR attestation token issued by the broker. */
+export type EarClaims = z.infer<typeof earClaimsSchema>
+
+/** Inputs to {@link signEarToken}. */
+export type EarInput = {
+  readonly issuer: string
+  readonly now: Date
+  readonly ttlSeconds: number
+  readonly jti: string
+  readonly nonce: string
+  readonly build: string
+  readonly status: EarStatus
+  readonly trustVector: Readonly<Record<string, number>>
+  readonly annotatedEvidence: Readonly<Record<string, unknown>>
+  readonly teePublicKey: TeePublicKey
+  readonly workload: WorkloadClaim
+  readonly tee: string
+  readonly insecure: boolean
+}
+
+/** Issue an EAR token (ES256 JWT, `kid` from the signing JWK). */
+export async function signEarToken(input: EarInput, signingKey: JWK): Promise<string> {
+  if (typeof signingKey.kid !== 'string') throw new TypeError('signing key needs a kid')
+  const iat = Math.floor(input.now.getTime() / 1000)
+  const claims = {
+    eat_profile: EAR_PROFILE,
+    eat_nonce: input.nonce,
+    'ear.verifier-id': { developer: 'subrosa', build: input.build },
+    submods: {
+      cpu0: {
+        'ear.status': input.status,
+        'ear.trustworthiness-vector': input.trustVector,
+        'ear.appraisal-policy-id': `${input.workload.namespace}/${input.workload.policy}@${input.workload.policyHash}`,
+        'ear.veraison.annotated-evidence': input.annotatedEvidence,
+        'ear.veraison.key-attestation': { akpub: spkiOf(input.teePublicKey) },
+      },
+    },
+    'subrosa.workload': input.workload,
+    'subrosa.tee': input.tee,
+    'subrosa.insecure': input.insecure,
+  }
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })
+    .setIssuer(input.issuer)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + input.ttlSeconds)
+    .setJti(input.jti)
+    .sign(await importJWK(signingKey, 'ES256'))
+}
+
+/** Options of {@link verifyEarToken}. */
+export type VerifyEarOptions = {
+  readonly jwks: JSONWebKeySet
+  readonly issuer: string
+  readonly now: Date
+}
+
+/**
+ * Verify an EAR token against the issuer's JWKS at a given time and return its claims.
+ *
+ * @throws ProtocolError `ERR_TOKEN_INVALID`, `ERR_TOKEN_SIGNATURE`, `ERR_TOKEN_EXPIRED`,
+ * `ERR_TOKEN_CLAIMS`.
+ */
+export async function verifyEarToken(
+  token: unknown,
+  options: VerifyEarOptions,
+): Promise<EarClaims> {
+  if (typeof token !== 'string' || token.length > 16384) {
+    throw new ProtocolError('ERR_TOKEN_INVALID', 'Attestation token must be a compact JWT string')
+  }
+  let payload: unknown
+  try {
+    ;({ payload } = await jwtVerify(token, createLocalJWKSet(options.jwks), {
+      algorithms: ['ES256'],
+      issuer: options.issuer,
+      currentDate: options.now,
+      requiredClaims: ['iat', 'exp', 'jti'],
+    }))
+  } catch (cause) {
+    throw mapJoseError(cause)
+  }
+  const parsed = earClaimsSchema.safeParse(payload)
+  if (!parsed.success) {
+    throw new ProtocolError(
+      'ERR_TOKEN_CLAIMS',
+      'Attestation token lacks required EAR or Subrosa claims',
+    )
+  }
+  return parsed.data
+}
+
+/** The TEE public key an EAR token attests (`ear.veraison.key-attestation.akpub`). */
+export function teePublicKeyOf(claims: EarClaims): TeePublicKey {
+  const der = fromBase64Url(claims.submods.cpu0['ear.veraison.key-attestation'].akpub)
+  if (der === undefined) throw new ProtocolError('ERR_TOKEN_CLAIMS', 'Token akpub is not base64url')
+  const jwk = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }).export({
+    format: 'jwk',
+  })
+  const parsed = teePublicKeySchema.safeParse(jwk)
+  if (!parsed.success)
+    throw new ProtocolError('ERR_TOKEN_CLAIMS', 'Token akpub is not an EC P-256 key')
+  return parsed.data
+}
+
+function spkiOf(jwk: TeePublicKey): string {
+  const { alg: _alg, use: _use, kid: _kid, ...bare } = jwk
+  const der = createPublicKey({ key: bare, format: 'jwk' }).export({ format: 'der', type: 'spki' })
+  return toBase64Url(new Uint8Array(der))
+}
+
+function mapJoseError(cause: unknown): ProtocolError {
+  if (cause instanceof joseErrors.JWTExpired) {
+    return new ProtocolError('ERR_TOKEN_EXPIRED', 'Attestation token is expired', { cause })
+  }
+  if (cause instanceof joseErrors.JWTClaimValidationFailed) {
+    const expired = cause.claim === 'nbf' || cause.claim === 'iat'
+    return new ProtocolError(
+      expired ? 'ERR_TOKEN_EXPIRED' : 'ERR_TOKEN_CLAIMS',
+      `Attestation token claim ${cause.claim} is not acceptable`,
+      { cause },
+    )
+  }
+  if (
+    cause instanceof joseErrors.JWSSignatureVerificationFailed ||
+    cause instanceof joseErrors.JWKSNoMatchingKey
+  ) {
+    return new ProtocolError(
+      'ERR_TOKEN_SIGNATURE',
+      'Attestation token is not signed by a key of the trusted issuer',
+      { cause },
+    )
+  }
+  return new ProtocolError(
+    'ERR_TOKEN_INVALID',
+    'Attestation token is malformed or uses an unsupported algorithm',
+    { cause },
+  )
+}

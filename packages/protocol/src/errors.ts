@@ -1,0 +1,17 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `protocol`, each with the one-line meaning published in docs/errors.md. */
+export const PROTOCOL_ERRORS = {
+  ERR_PROTOCOL_MALFORMED: 'A wire message does not match its schema.',
+  ERR_TOKEN_INVALID: 'An attestation token is not a well-formed, supported JWT.',
+  ERR_TOKEN_SIGNATURE: 'An attestation token is not signed by a key of the trusted issuer.',
+  ERR_TOKEN_EXPIRED: 'An attestation token is expired or not yet valid.',
+  ERR_TOKEN_CLAIMS: 'An attestation token has the wrong issuer or lacks a required claim.',
+  ERR_JWE_DECRYPT: 'A JWE cannot be decrypted with the given key (wrong key or tampered).',
+  ERR_ADMIN_PROOF:
+    'An admin request proof is missing, malformed, stale, replayed or does not verify.',
+} as const
+
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS
+
+export class ProtocolError extends BaseError<ProtocolErrorCode> {}
