@@ -55,6 +55,7 @@ export type AuditEntry = {
   seq: number
   at: string
   kind: string
+  namespace: string | null
   data: Record<string, unknown>
   prevHash: string
   hash: string

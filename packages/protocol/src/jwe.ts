@@ -9,6 +9,7 @@ import {
 } from 'jose'
 import { z } from 'zod'
 import { ProtocolError } from './errors.ts'
+import type { TeePublicKey } from './kbs.ts'
 import { parseWire } from './parse.ts'
 
 export const flattenedJweSchema = z.object({
@@ -26,8 +27,9 @@ export const flattenedJweSchema = z.object({
  * Encrypt bytes to an EC P-256 public key as a flattened JWE (ECDH-ES+A256KW, A256GCM): the
  * KBS resource response format.
  */
-export async function encryptToKey(plaintext: Uint8Array, recipient: JWK): Promise<FlattenedJWE> {
-  const key = await importJWK({ ...recipient, alg: 'ECDH-ES+A256KW' }, 'ECDH-ES+A256KW')
+export async function encryptToKey(plaintext: Uint8Array, recipient: JWK | TeePublicKey): Promise<FlattenedJWE> {
+  const { kty, crv, x, y } = recipient
+  const key = await importJWK({ kty, crv, x, y, alg: 'ECDH-ES+A256KW' } as JWK, 'ECDH-ES+A256KW')
   return new FlattenedEncrypt(plaintext)
     .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
     .encrypt(key)
@@ -64,6 +66,6 @@ export async function decryptWithKey(
 }
 
 /** Encrypt a JSON value to a key (see {@link encryptToKey}). */
-export async function encryptJsonToKey(value: unknown, recipient: JWK): Promise<FlattenedJWE> {
+export async function encryptJsonToKey(value: unknown, recipient: JWK | TeePublicKey): Promise<FlattenedJWE> {
   return encryptToKey(utf8(JSON.stringify(value)), recipient)
 }

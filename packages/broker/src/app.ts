@@ -1,0 +1,232 @@
+import { isSubrosaError } from '@subrosa/core'
+import {
+  applyPolicyRequestSchema,
+  createKeyRequestSchema,
+  KBS_SESSION_COOKIE,
+  type Problem,
+  parseWire,
+  problemType,
+} from '@subrosa/protocol'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { listAudit, verifyAuditChain } from './audit.ts'
+import type { BrokerContext } from './context.ts'
+import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
+import { attest, authenticateWorkload, startSession } from './kbs.ts'
+import { type KmsCaller, kmsUnwrap, kmsWrap } from './kms.ts'
+import { createMasterKey } from './master-keys.ts'
+import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
+import { authenticateOwner } from './owners.ts'
+import { applyPolicy, requirePolicy } from './policies.ts'
+import { releaseInjection, releaseResource } from './releases.ts'
+import { publicJwks } from './state.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer
+  }
+}
+
+const BODY_LIMIT = 1 << 20
+
+/**
+ * Build the broker's HTTP application. Without `https` it serves plain HTTP, which only tests use
+ * through `app.inject` (no port).
+ */
+export function buildBrokerApp(
+  ctx: BrokerContext,
+  https?: { key: string; cert: string },
+): FastifyInstance {
+  const app = (
+    https === undefined
+      ? Fastify({ logger: false, bodyLimit: BODY_LIMIT })
+      : Fastify({ logger: false, bodyLimit: BODY_LIMIT, https })
+  ) as FastifyInstance
+
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer
+    if ((body as Buffer).length === 0) return done(null, undefined)
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')))
+    } catch {
+      done(new BrokerBodyError(), undefined)
+    }
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.log({
+      event: 'http',
+      method: request.method,
+      route: request.routeOptions.url ?? 'unknown',
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    })
+  })
+
+  app.setErrorHandler(async (error, _request, reply) => sendProblem(ctx, reply, error))
+  app.setNotFoundHandler(async (_request, reply) =>
+    sendProblem(ctx, reply, new BrokerError('ERR_BROKER_NOT_FOUND', 'No such endpoint')),
+  )
+
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/.well-known/jwks.json', async () => publicJwks(ctx.keys.signingKey))
+  app.get('/.well-known/subrosa-broker', async () => ({
+    issuer: ctx.issuer,
+    build: ctx.build,
+    allowSim: ctx.allowSim,
+    kbs: '0.1.1',
+  }))
+
+  // Workload API (Trustee KBS protocol).
+  app.post('/kbs/v0/auth', async (request, reply) => {
+    const { sessionId, nonce } = await startSession(ctx, request.body)
+    reply.header(
+      'set-cookie',
+      `${KBS_SESSION_COOKIE}=${sessionId}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${ctx.nonceTtlSeconds + ctx.tokenTtlSeconds}`,
+    )
+    return { nonce, 'extra-params': {} }
+  })
+  app.post('/kbs/v0/attest', async (request) => attest(ctx, sessionOf(request), request.body))
+  app.get<{ Params: { ns: string; policy: string; name: string } }>(
+    '/kbs/v0/resource/:ns/:policy/:name',
+    async (request) => {
+      const identity = await authenticateWorkload(ctx, bearerOf(request), sessionOf(request))
+      return releaseResource(
+        ctx,
+        identity,
+        request.params.ns,
+        request.params.policy,
+        request.params.name,
+      )
+    },
+  )
+  app.get('/kbs/v0/workload', async (request) =>
+    releaseInjection(ctx, await authenticateWorkload(ctx, bearerOf(request), sessionOf(request))),
+  )
+
+  // KMS API: the parquet-java KmsClient contract, for workloads (token) and owners (signed).
+  const kmsCaller = async (request: FastifyRequest): Promise<KmsCaller> => {
+    const bearer = bearerOf(request)
+    if (bearer !== undefined)
+      return { kind: 'workload', identity: await authenticateWorkload(ctx, bearer, undefined) }
+    return { kind: 'owner', ownerId: await owner(request) }
+  }
+  app.post('/kms/v0/wrap', async (request) => kmsWrap(ctx, await kmsCaller(request), request.body))
+  app.post('/kms/v0/unwrap', async (request) =>
+    kmsUnwrap(ctx, await kmsCaller(request), request.body),
+  )
+
+  // Admin API: every call signed by a registered owner key.
+  const owner = (request: FastifyRequest) =>
+    authenticateOwner(ctx, request.headers.authorization, {
+      method: request.method,
+      path: request.url,
+      body: new Uint8Array(request.rawBody ?? Buffer.alloc(0)),
+    })
+  app.get('/admin/v0/whoami', async (request) => {
+    const id = await owner(request)
+    return { owner: id, namespaces: await ownedNamespaces(ctx, id) }
+  })
+  app.post('/admin/v0/policies', async (request, reply) => {
+    const id = await owner(request)
+    const result = await applyPolicy(
+      ctx,
+      id,
+      parseWire(applyPolicyRequestSchema, request.body, 'apply policy request').yaml,
+    )
+    reply.code(result.created ? 201 : 200)
+    return result
+  })
+  app.get<{ Params: { ns: string; name: string } }>(
+    '/admin/v0/policies/:ns/:name',
+    async (request) => {
+      const id = await owner(request)
+      await authorizeNamespace(ctx, id, request.params.ns, { claim: false })
+      const stored = await requirePolicy(ctx, request.params.ns, request.params.name)
+      return { version: stored.version, hash: stored.hash, policy: stored.policy }
+    },
+  )
+  app.post('/admin/v0/keys', async (request, reply) => {
+    const id = await owner(request)
+    const { namespace, name } = parseWire(
+      createKeyRequestSchema,
+      request.body,
+      'create key request',
+    )
+    await authorizeNamespace(ctx, id, namespace, { claim: true })
+    const result = await createMasterKey(ctx, id, namespace, name)
+    reply.code(result.created ? 201 : 200)
+    return { ...result, namespace, name }
+  })
+  app.get<{ Querystring: { after?: string; limit?: string } }>(
+    '/admin/v0/audit',
+    async (request) => {
+      const id = await owner(request)
+      const entries = await listAudit(ctx.db, {
+        after: Number(request.query.after ?? 0) || 0,
+        limit: Number(request.query.limit ?? 1000) || 1000,
+        namespaces: await ownedNamespaces(ctx, id),
+      })
+      const chain = await verifyAuditChain(ctx.db)
+      return { entries, verified: chain.ok, head: chain.ok ? chain.head : '' }
+    },
+  )
+  return app
+}
+
+class BrokerBodyError extends Error {}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined
+}
+
+function sessionOf(request: FastifyRequest): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const [k, v] = part.trim().split('=')
+    if (k === KBS_SESSION_COOKIE && v !== undefined && v !== '') return v
+  }
+  return undefined
+}
+
+function sendProblem(ctx: BrokerContext, reply: FastifyReply, error: unknown): FastifyReply {
+  let problem: Problem
+  if (isSubrosaError(error)) {
+    const status = statusOf(error.code)
+    problem = {
+      type: problemType(error.code),
+      title: error.code,
+      status,
+      detail: error.message,
+      code: error.code,
+    }
+    if (error.details !== undefined) problem.details = { ...error.details }
+  } else if (error instanceof BrokerBodyError || isFastifyClientError(error)) {
+    const status = isFastifyClientError(error) ? error.statusCode : 400
+    problem = {
+      type: problemType('ERR_PROTOCOL_MALFORMED'),
+      title: 'ERR_PROTOCOL_MALFORMED',
+      status,
+      detail: 'The request body or headers are malformed or too large',
+      code: 'ERR_PROTOCOL_MALFORMED',
+    }
+  } else {
+    ctx.log({
+      event: 'internal-error',
+      name: error instanceof Error ? error.name : typeof error,
+      message: error instanceof Error ? error.message.slice(0, 300) : '',
+    })
+    problem = {
+      type: problemType('ERR_BROKER_INTERNAL'),
+      title: 'ERR_BROKER_INTERNAL',
+      status: 500,
+      detail: BROKER_ERRORS.ERR_BROKER_INTERNAL,
+      code: 'ERR_BROKER_INTERNAL',
+    }
+  }
+  return reply.code(problem.status).header('content-type', 'application/problem+json').send(problem)
+}
+
+function isFastifyClientError(error: unknown): error is { statusCode: number } {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto'
+import { type Clock, canonicalJson } from '@subrosa/core'
+import type { AuditEntry } from '@subrosa/protocol'
+import type { Db } from './store/store.ts'
+
+const GENESIS = '0'.repeat(64)
+
+/** What a component records; `data` holds identifiers and decisions, never secret values. */
+export type AuditRecord = {
+  readonly kind: string
+  readonly namespace?: string | undefined
+  readonly data: Record<string, unknown>
+}
+
+type Row = {
+  seq: number | string
+  at: Date
+  kind: string
+  namespace: string | null
+  data: Record<string, unknown>
+  prev_hash: string
+  hash: string
+}
+
+/**
+ * Append an entry to the hash-chained, append-only audit log: `hash = SHA-256(canonical JSON of
+ * {seq, at, kind, namespace, data, prevHash})`, and `prevHash` is the previous entry's hash.
+ */
+export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
+  return db.transaction(async (tx) => {
+    await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE')
+    const last = (
+      await tx.query<{ seq: number | string; hash: string }>(
+        'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+      )
+    ).rows[0]
+    const seq = last === undefined ? 1 : Number(last.seq) + 1
+    const prevHash = last?.hash ?? GENESIS
+    const at = clock().toISOString()
+    const namespace = record.namespace ?? null
+    const hash = entryHash({ seq, at, kind: record.kind, namespace, data: record.data, prevHash })
+    await tx.query(
+      'INSERT INTO audit_log (seq, at, kind, namespace, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [seq, at, record.kind, namespace, JSON.stringify(record.data), prevHash, hash],
+    )
+    return { seq, at, kind: record.kind, namespace, data: record.data, prevHash, hash }
+  })
+}
+
+/** Entries after `after` (exclusive), optionally only those of the given namespaces. */
+export async function listAudit(
+  db: Db,
+  options: { after?: number; limit?: number; namespaces?: readonly string[] },
+): Promise<AuditEntry[]> {
+  const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000)
+  const rows =
+    options.namespaces === undefined
+      ? (
+          await db.query<Row>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
+            options.after ?? 0,
+            limit,
+          ])
+        ).rows
+      : (
+          await db.query<Row>(
+            'SELECT * FROM audit_log WHERE seq > $1 AND (namespace IS NULL OR namespace = ANY($2)) ORDER BY seq LIMIT $3',
+            [options.after ?? 0, options.namespaces, limit],
+          )
+        ).rows
+  return rows.map(toEntry)
+}
+
+/**
+ * Recompute the whole chain. Returns the head hash when every entry links to its predecessor and
+ * hashes to its recorded value, otherwise the first broken sequence number.
+ */
+export async function verifyAuditChain(
+  db: Db,
+): Promise<{ ok: true; head: string; length: number } | { ok: false; brokenAt: number }> {
+  const rows = (await db.query<Row>('SELECT * FROM audit_log ORDER BY seq')).rows
+  let prev = GENESIS
+  let expectedSeq = 1
+  for (const row of rows) {
+    const e = toEntry(row)
+    const recomputed = entryHash({
+      seq: e.seq,
+      at: e.at,
+      kind: e.kind,
+      namespace: e.namespace,
+      data: e.data,
+      prevHash: e.prevHash,
+    })
+    if (e.seq !== expectedSeq || e.prevHash !== prev || recomputed !== e.hash)
+      return { ok: false, brokenAt: e.seq }
+    prev = e.hash
+    expectedSeq++
+  }
+  return { ok: true, head: prev, length: rows.length }
+}
+
+function toEntry(row: Row): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    at: new Date(row.at).toISOString(),
+    kind: row.kind,
+    namespace: row.namespace,
+    data: row.data,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  }
+}
+
+function entryHash(fields: {
+  seq: number
+  at: string
+  kind: string
+  namespace: string | null
+  data: Record<string, unknown>
+  prevHash: string
+}): string {
+  return createHash('sha256').update(canonicalJson(fields)).digest('hex')
+}

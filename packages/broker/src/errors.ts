@@ -1,0 +1,76 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `broker`, each with the one-line meaning published in docs/errors.md. */
+export const BROKER_ERRORS = {
+  ERR_BROKER_UNSEAL:
+    'The unseal key does not open this broker state (wrong key or corrupted state).',
+  ERR_BROKER_STATE:
+    'The broker data directory is missing, incomplete or from an unknown schema version.',
+  ERR_BROKER_UNAUTHENTICATED: 'The request carries no credentials where credentials are required.',
+  ERR_BROKER_FORBIDDEN: 'The caller is authenticated but not allowed to do this.',
+  ERR_BROKER_NOT_FOUND: 'The named policy, workload, key or secret does not exist.',
+  ERR_BROKER_CONFLICT: 'A policy update does not name the current version as its predecessor.',
+  ERR_BROKER_REPLAY: 'An admin request proof was already used.',
+  ERR_BROKER_INTERNAL:
+    'An unexpected broker failure; details are in the broker log, never in the response.',
+  ERR_KBS_VERSION: 'The KBS protocol version of the request is not supported.',
+  ERR_KBS_SESSION: 'No KBS session, or an unknown one, where the protocol needs one.',
+  ERR_KBS_NONCE_USED: 'The KBS nonce of this session was already used for an attestation.',
+  ERR_KBS_NONCE_EXPIRED: 'The KBS nonce of this session expired before the attestation arrived.',
+  ERR_KBS_NONCE_MISMATCH: 'The runtime data carries another nonce than the session issued.',
+  ERR_KBS_BINDING:
+    "The evidence's report data is not the hash of the runtime data (nonce, TEE key).",
+  ERR_TOKEN_STALE:
+    'The token was issued under a policy version that is no longer current; attest again.',
+  ERR_KMS_NOT_GRANTED: 'The workload is not granted this operation on this master key.',
+} as const
+
+export type BrokerErrorCode = keyof typeof BROKER_ERRORS
+
+export class BrokerError extends BaseError<BrokerErrorCode> {}
+
+/**
+ * The one table from error codes to HTTP statuses. Codes not listed are 400 when they come from
+ * parsing untrusted input (see `statusOf`), 500 otherwise.
+ */
+export const HTTP_STATUS: Readonly<Record<string, number>> = {
+  ERR_BROKER_UNAUTHENTICATED: 401,
+  ERR_BROKER_FORBIDDEN: 403,
+  ERR_BROKER_NOT_FOUND: 404,
+  ERR_BROKER_CONFLICT: 409,
+  ERR_BROKER_REPLAY: 401,
+  ERR_BROKER_INTERNAL: 500,
+  ERR_BROKER_UNSEAL: 500,
+  ERR_BROKER_STATE: 500,
+  ERR_KBS_VERSION: 400,
+  ERR_KBS_SESSION: 401,
+  ERR_KBS_NONCE_USED: 401,
+  ERR_KBS_NONCE_EXPIRED: 401,
+  ERR_KBS_NONCE_MISMATCH: 401,
+  ERR_KBS_BINDING: 401,
+  ERR_TOKEN_STALE: 401,
+  ERR_KMS_NOT_GRANTED: 403,
+  ERR_POLICY_DENIED: 403,
+  ERR_POLICY_YAML: 400,
+  ERR_POLICY_INVALID: 400,
+  ERR_POLICY_UNKNOWN_WORKLOAD: 404,
+  ERR_PROTOCOL_MALFORMED: 400,
+  ERR_ADMIN_PROOF: 401,
+  ERR_TOKEN_INVALID: 401,
+  ERR_TOKEN_SIGNATURE: 401,
+  ERR_TOKEN_EXPIRED: 401,
+  ERR_TOKEN_CLAIMS: 401,
+  ERR_ATTEST_MALFORMED: 400,
+  ERR_ATTEST_SIGNATURE: 401,
+  ERR_ATTEST_UNTRUSTED_KEY: 401,
+  ERR_ATTEST_EXPIRED: 401,
+  ERR_ATTEST_UNSUPPORTED_TEE: 400,
+  ERR_CRYPTO_AUTH: 400,
+  ERR_CRYPTO_WRAPPED_KEY_MALFORMED: 400,
+  ERR_CRYPTO_KEY_LENGTH: 400,
+}
+
+/** HTTP status for an error code. */
+export function statusOf(code: string): number {
+  return HTTP_STATUS[code] ?? 500
+}

@@ -1,0 +1,271 @@
+import { type Claims, verifyEvidence } from '@subrosa/attest'
+import { type BaseError, isSubrosaError, toHex } from '@subrosa/core'
+import { evaluatePolicy, PolicyError, type Workload } from '@subrosa/policy'
+import {
+  type AttestRequest,
+  type AuthRequest,
+  attestRequestSchema,
+  authRequestSchema,
+  type EarClaims,
+  KBS_PROTOCOL_VERSION,
+  parseWire,
+  reportDataFor,
+  signEarToken,
+  type TeePublicKey,
+  teePublicKeyOf,
+  verifyEarToken,
+} from '@subrosa/protocol'
+import { appendAudit } from './audit.ts'
+import type { BrokerContext } from './context.ts'
+import { BrokerError } from './errors.ts'
+import { requirePolicy, type StoredPolicy } from './policies.ts'
+import { publicJwks, randomId } from './state.ts'
+
+const WORKLOAD_REF =
+  /^([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/
+
+/**
+ * `POST /kbs/v0/auth`: open a session with a single-use nonce. Subrosa reads the workload the
+ * TEE claims to be from `extra-params.workload` (`<ns>/<policy>/<workload>`).
+ */
+export async function startSession(
+  ctx: BrokerContext,
+  body: unknown,
+): Promise<{ sessionId: string; nonce: string }> {
+  const request: AuthRequest = parseWire(authRequestSchema, body, 'KBS auth request')
+  if (
+    !/^0\.[1-9]\d*\.\d+$/.test(request.version) ||
+    request.version.localeCompare(KBS_PROTOCOL_VERSION, 'en', { numeric: true }) < 0
+  ) {
+    throw new BrokerError(
+      'ERR_KBS_VERSION',
+      `KBS protocol version ${request.version} is not supported (need >= ${KBS_PROTOCOL_VERSION}, < 1)`,
+    )
+  }
+  const extra = request['extra-params']
+  const workload =
+    typeof extra === 'object' && extra !== null
+      ? (extra as Record<string, unknown>).workload
+      : undefined
+  if (typeof workload !== 'string' || !WORKLOAD_REF.test(workload)) {
+    throw new BrokerError(
+      'ERR_BROKER_NOT_FOUND',
+      'extra-params.workload must name <namespace>/<policy>/<workload>',
+    )
+  }
+  const sessionId = randomId(ctx.random, 32)
+  const nonce = randomId(ctx.random, 32)
+  const now = ctx.clock()
+  await ctx.db.query(
+    'INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [
+      sessionId,
+      nonce,
+      request.tee,
+      workload,
+      now,
+      new Date(now.getTime() + ctx.nonceTtlSeconds * 1000),
+    ],
+  )
+  return { sessionId, nonce }
+}
+
+/**
+ * `POST /kbs/v0/attest`: consume the session's nonce, verify the evidence and its binding to
+ * `{nonce, tee-pubkey}`, evaluate the policy and issue an EAR token. Every outcome after the
+ * nonce is consumed is one audit entry.
+ *
+ * @throws BrokerError `ERR_KBS_*`; AttestError; PolicyError `ERR_POLICY_DENIED`.
+ */
+export async function attest(
+  ctx: BrokerContext,
+  sessionId: string | undefined,
+  body: unknown,
+): Promise<{ token: string }> {
+  const request: AttestRequest = parseWire(attestRequestSchema, body, 'KBS attest request')
+  const session = await consumeSession(ctx, sessionId)
+  const [, namespace = '', policyName = '', workloadName = ''] =
+    WORKLOAD_REF.exec(session.workload) ?? []
+  const audit = { workload: session.workload, tee: session.tee }
+  let claims: Claims | undefined
+  try {
+    if (request['runtime-data'].nonce !== session.nonce) {
+      throw new BrokerError(
+        'ERR_KBS_NONCE_MISMATCH',
+        'The runtime data nonce is not the nonce this session issued',
+      )
+    }
+    claims = await verifyEvidence(session.tee, request['tee-evidence'].primary_evidence, {
+      now: ctx.clock(),
+      ...(ctx.simTrustedKeys.length > 0 ? { sim: { trustedKeys: ctx.simTrustedKeys } } : {}),
+    })
+    if (claims.reportData !== toHex(reportDataFor(request['runtime-data']))) {
+      throw new BrokerError(
+        'ERR_KBS_BINDING',
+        'The evidence report data does not bind this nonce and TEE key',
+      )
+    }
+    const stored = await requirePolicy(ctx, namespace, policyName)
+    const decision = evaluatePolicy(stored.policy, workloadName, claims, { allowSim: ctx.allowSim })
+    if (!decision.allow) {
+      throw new PolicyError(
+        'ERR_POLICY_DENIED',
+        `Attestation denied by ${namespace}/${policyName} at ${decision.clause}`,
+        {
+          details: { clause: decision.clause, reasons: decision.reasons },
+        },
+      )
+    }
+    const jti = randomId(ctx.random, 16)
+    const token = await signEarToken(
+      {
+        issuer: ctx.issuer,
+        now: ctx.clock(),
+        ttlSeconds: ctx.tokenTtlSeconds,
+        jti,
+        nonce: session.nonce,
+        build: ctx.build,
+        status: claims.insecure ? 'warning' : 'affirming',
+        trustVector: {
+          'instance-identity': 0,
+          configuration: 0,
+          executables: 2,
+          hardware: claims.insecure ? 0 : 2,
+        },
+        annotatedEvidence: { ...claims },
+        teePublicKey: request['runtime-data']['tee-pubkey'],
+        workload: {
+          namespace,
+          policy: policyName,
+          workload: workloadName,
+          policyHash: stored.hash,
+          policyVersion: stored.version,
+          clause: decision.clause,
+        },
+        tee: claims.tee,
+        insecure: claims.insecure,
+      },
+      ctx.keys.signingKey,
+    )
+    await ctx.db.query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [sessionId, token])
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'attestation',
+      namespace,
+      data: {
+        ...audit,
+        decision: 'allow',
+        clause: decision.clause,
+        measurement: claims.measurement,
+        insecure: claims.insecure,
+        policyVersion: stored.version,
+        policyHash: stored.hash,
+        tokenId: jti,
+      },
+    })
+    return { token }
+  } catch (error) {
+    const denied = error instanceof PolicyError && error.code === 'ERR_POLICY_DENIED'
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'attestation',
+      namespace,
+      data: {
+        ...audit,
+        decision: 'deny',
+        code: isSubrosaError(error) ? (error as BaseError).code : 'ERR_BROKER_INTERNAL',
+        ...(denied ? { clause: String(error.details?.clause) } : {}),
+        ...(claims !== undefined
+          ? { measurement: claims.measurement, insecure: claims.insecure }
+          : {}),
+      },
+    })
+    throw error
+  }
+}
+
+type Session = { nonce: string; tee: string; workload: string }
+
+async function consumeSession(ctx: BrokerContext, sessionId: string | undefined): Promise<Session> {
+  if (sessionId === undefined)
+    throw new BrokerError('ERR_KBS_SESSION', 'No KBS session cookie: call auth first')
+  const now = ctx.clock()
+  const row = (
+    await ctx.db.query<Session & { expires_at: Date }>(
+      'UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING nonce, tee, workload, expires_at',
+      [sessionId, now],
+    )
+  ).rows[0]
+  if (row === undefined) {
+    const exists =
+      (await ctx.db.query('SELECT 1 FROM kbs_sessions WHERE id = $1', [sessionId])).rows.length > 0
+    if (exists)
+      throw new BrokerError(
+        'ERR_KBS_NONCE_USED',
+        'This session nonce was already used: call auth again',
+      )
+    throw new BrokerError('ERR_KBS_SESSION', 'Unknown KBS session: call auth first')
+  }
+  if (new Date(row.expires_at).getTime() <= now.getTime()) {
+    throw new BrokerError('ERR_KBS_NONCE_EXPIRED', 'This session nonce expired: call auth again')
+  }
+  return row
+}
+
+/** A workload that presented a valid, current token. */
+export type WorkloadIdentity = {
+  readonly claims: EarClaims
+  readonly teeKey: TeePublicKey
+  readonly stored: StoredPolicy
+  readonly workload: Workload
+  /** `<ns>/<policy>/<workload>` */
+  readonly ref: string
+}
+
+/**
+ * Authenticate a workload by bearer token or attested KBS session. The token must verify under
+ * this broker's key and name the current version of its policy.
+ *
+ * @throws BrokerError `ERR_BROKER_UNAUTHENTICATED`, `ERR_TOKEN_STALE`; ProtocolError `ERR_TOKEN_*`.
+ */
+export async function authenticateWorkload(
+  ctx: BrokerContext,
+  bearer: string | undefined,
+  sessionId: string | undefined,
+): Promise<WorkloadIdentity> {
+  let token = bearer
+  if (token === undefined && sessionId !== undefined) {
+    const row = (
+      await ctx.db.query<{ token: string | null }>('SELECT token FROM kbs_sessions WHERE id = $1', [
+        sessionId,
+      ])
+    ).rows[0]
+    token = row?.token ?? undefined
+  }
+  if (token === undefined)
+    throw new BrokerError(
+      'ERR_BROKER_UNAUTHENTICATED',
+      'An attestation token (or attested session) is required',
+    )
+  const claims = await verifyEarToken(token, {
+    jwks: publicJwks(ctx.keys.signingKey),
+    issuer: ctx.issuer,
+    now: ctx.clock(),
+  })
+  const w = claims['subrosa.workload']
+  const stored = await requirePolicy(ctx, w.namespace, w.policy)
+  if (stored.hash !== w.policyHash) {
+    throw new BrokerError(
+      'ERR_TOKEN_STALE',
+      `Policy ${w.namespace}/${w.policy} changed since this token was issued; attest again`,
+    )
+  }
+  const workload = stored.policy.workloads.find((x) => x.name === w.workload)
+  if (workload === undefined)
+    throw new BrokerError('ERR_TOKEN_STALE', 'The token names a workload its policy no longer has')
+  return {
+    claims,
+    teeKey: teePublicKeyOf(claims),
+    stored,
+    workload,
+    ref: `${w.namespace}/${w.policy}/${w.workload}`,
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Schema migrations, applied in order, identical for PGlite (embedded default) and PostgreSQL.
+ * Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE broker_state (
+  name text PRIMARY KEY,
+  value bytea NOT NULL
+);
+CREATE TABLE owners (
+  id text PRIMARY KEY,
+  jwk jsonb NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE TABLE namespaces (
+  name text PRIMARY KEY,
+  owners jsonb NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE TABLE policies (
+  namespace text NOT NULL,
+  name text NOT NULL,
+  version integer NOT NULL,
+  hash text NOT NULL,
+  yaml text NOT NULL,
+  doc jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  created_by text NOT NULL,
+  PRIMARY KEY (namespace, name, version)
+);
+CREATE TABLE master_keys (
+  namespace text NOT NULL,
+  name text NOT NULL,
+  sealed bytea NOT NULL,
+  created_at timestamptz NOT NULL,
+  created_by text NOT NULL,
+  PRIMARY KEY (namespace, name)
+);
+CREATE TABLE secrets (
+  namespace text NOT NULL,
+  policy text NOT NULL,
+  name text NOT NULL,
+  sealed bytea NOT NULL,
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (namespace, policy, name)
+);
+CREATE TABLE kbs_sessions (
+  id text PRIMARY KEY,
+  nonce text NOT NULL UNIQUE,
+  tee text NOT NULL,
+  workload text,
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  used_at timestamptz,
+  token text
+);
+CREATE TABLE admin_proofs (
+  jti text PRIMARY KEY,
+  owner text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE audit_log (
+  seq bigint PRIMARY KEY,
+  at timestamptz NOT NULL,
+  kind text NOT NULL,
+  namespace text,
+  data jsonb NOT NULL,
+  prev_hash text NOT NULL,
+  hash text NOT NULL
+);
+CREATE INDEX audit_log_namespace ON audit_log (namespace, seq);
+`,
+  },
+]
