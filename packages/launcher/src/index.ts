@@ -1,1 +1,7 @@
-export {}
+export { type AttestedWorkload, attestWorkload } from './attest-workload.ts'
+export { measureBundlePath } from './bundle.ts'
+export { LAUNCHER_ERRORS, LauncherError, type LauncherErrorCode } from './errors.ts'
+export { INJECT_ROOT, materializeInjection } from './inject.ts'
+export { type LaunchResult, launchCommand } from './launch.ts'
+export { createScratch, type Scratch } from './scratch.ts'
+export { simTee, type TeeProvider } from './tee.ts'

@@ -1,1 +1,11 @@
-export {}
+export { applyPolicy, createKey, fetchJwks, readAudit, whoami } from './admin.ts'
+export {
+  BrokerClient,
+  type BrokerConnection,
+  type CallAuth,
+  type CallResult,
+  type OwnerCredentials,
+} from './client.ts'
+export { BrokerCallError, SDK_ERRORS, SdkError, type SdkErrorCode } from './errors.ts'
+export { createAtomicFileSink, fileSize, openFileSource } from './files.ts'
+export { createOwnerKms, createWorkloadKms } from './kms.ts'

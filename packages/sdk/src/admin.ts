@@ -1,0 +1,51 @@
+import type { ApplyPolicyResponse, AuditListResponse, CreateKeyResponse } from '@subrosa/protocol'
+import type { BrokerClient } from './client.ts'
+
+/** Apply a policy (YAML text) as the client's owner. */
+export async function applyPolicy(
+  client: BrokerClient,
+  yaml: string,
+): Promise<ApplyPolicyResponse> {
+  return (await client.call('POST', '/admin/v0/policies', { kind: 'owner' }, { yaml }))
+    .body as ApplyPolicyResponse
+}
+
+/** Create (idempotently) a dataset master key `subrosa:<namespace>/<name>`. */
+export async function createKey(
+  client: BrokerClient,
+  namespace: string,
+  name: string,
+): Promise<CreateKeyResponse> {
+  return (await client.call('POST', '/admin/v0/keys', { kind: 'owner' }, { namespace, name }))
+    .body as CreateKeyResponse
+}
+
+/** Read the audit log entries of the owner's namespaces after `after`. */
+export async function readAudit(
+  client: BrokerClient,
+  after = 0,
+  limit = 1000,
+): Promise<AuditListResponse> {
+  return (
+    await client.call('GET', `/admin/v0/audit?after=${after}&limit=${limit}`, { kind: 'owner' })
+  ).body as AuditListResponse
+}
+
+/** Who the broker thinks the owner is, and which namespaces it owns. */
+export async function whoami(
+  client: BrokerClient,
+): Promise<{ owner: string; namespaces: string[] }> {
+  return (await client.call('GET', '/admin/v0/whoami', { kind: 'owner' })).body as {
+    owner: string
+    namespaces: string[]
+  }
+}
+
+/** The broker's public token-signing keys. */
+export async function fetchJwks(
+  client: BrokerClient,
+): Promise<{ keys: Record<string, unknown>[] }> {
+  return (await client.call('GET', '/.well-known/jwks.json', { kind: 'none' })).body as {
+    keys: Record<string, unknown>[]
+  }
+}

@@ -1,0 +1,26 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `sdk` itself; errors answered by the broker keep the broker's code. */
+export const SDK_ERRORS = {
+  ERR_SDK_CONNECT:
+    'The broker cannot be reached, or its TLS certificate is not issued by the pinned CA.',
+  ERR_SDK_RESPONSE: 'The broker answered with something that is not the expected JSON.',
+  ERR_SDK_CONFIG:
+    'Client configuration (broker URL, CA file, owner key file) is missing or invalid.',
+} as const
+
+export type SdkErrorCode = keyof typeof SDK_ERRORS
+
+export class SdkError extends BaseError<SdkErrorCode> {}
+
+/**
+ * An error answered by the broker (RFC 7807). `code` is the broker's stable code (for example
+ * `ERR_POLICY_DENIED`), `status` the HTTP status.
+ */
+export class BrokerCallError extends BaseError<string> {
+  readonly status: number
+  constructor(code: string, message: string, status: number, details?: Record<string, unknown>) {
+    super(code, message, details === undefined ? {} : { details: details as never })
+    this.status = status
+  }
+}
