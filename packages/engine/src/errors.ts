@@ -1,0 +1,18 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `engine`, each with the one-line meaning published in docs/errors.md. */
+export const ENGINE_ERRORS = {
+  ERR_ENGINE_INPUT: 'A job input cannot be opened or read.',
+  ERR_ENGINE_KEY_MISMATCH: 'An input is encrypted under another master key than the job names.',
+  ERR_ENGINE_QUERY:
+    'DuckDB rejected or failed the query (only structural messages are shown; data values never are).',
+  ERR_ENGINE_MEMORY:
+    'The job needs more memory than its limit; spilling is refused because spill files must be encrypted.',
+  ERR_ENGINE_UNSUPPORTED:
+    'The job asks for something this engine does not do yet (format, engine, several outputs).',
+  ERR_ENGINE_OUTPUT: 'A job output cannot be written.',
+} as const
+
+export type EngineErrorCode = keyof typeof ENGINE_ERRORS
+
+export class EngineError extends BaseError<EngineErrorCode> {}
