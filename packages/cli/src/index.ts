@@ -1,1 +1,6 @@
-export {}
+export { main, mainHelp } from './cli.ts'
+export { type Command, helpText } from './command.ts'
+export { COMMANDS } from './commands/index.ts'
+export { DEMO_QUERY, taxiDatasetSql } from './demo/dataset.ts'
+export { type DemoReport, runDemo } from './demo/run-demo.ts'
+export { CLI_ERRORS, CliError, type CliErrorCode } from './errors.ts'

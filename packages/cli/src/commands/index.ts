@@ -1,0 +1,23 @@
+import type { Command } from '../command.ts'
+import { audit, policyApply } from './admin.ts'
+import { brokerStart } from './broker.ts'
+import { demo } from './demo.ts'
+import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
+import { decrypt, encrypt, parquetInspect } from './parquet.ts'
+import { launch, run } from './workload.ts'
+
+/** Every command of `subrosa`, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  demo,
+  brokerStart,
+  ownerKeygen,
+  simKeygen,
+  policyApply,
+  keyCreate,
+  encrypt,
+  decrypt,
+  parquetInspect,
+  run,
+  launch,
+  audit,
+]

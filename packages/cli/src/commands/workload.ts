@@ -1,0 +1,199 @@
+import { mkdir } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { systemClock, toHex } from '@subrosa/core'
+import { runJob } from '@subrosa/engine'
+import {
+  type AttestedWorkload,
+  attestWorkload,
+  createScratch,
+  launchCommand,
+  materializeInjection,
+  measureBundlePath,
+  simTee,
+} from '@subrosa/launcher'
+import { parseJob } from '@subrosa/policy'
+import type { BrokerClient } from '@subrosa/sdk'
+import type { JWK } from 'jose'
+import { type Command, type Invocation, stringOption } from '../command.ts'
+import { brokerClient, CONNECTION_OPTIONS, readJson, readText } from '../config.ts'
+import { CliError } from '../errors.ts'
+import { progressBar } from '../output.ts'
+
+const TEE_OPTIONS = {
+  tee: {
+    type: 'string',
+    value: 'kind',
+    description: 'TEE to attest with (only sim on this machine)',
+    default: 'sim',
+  },
+  'sim-key': {
+    type: 'string',
+    value: 'file',
+    description: 'Sim platform private key (env SUBROSA_SIM_KEY)',
+    default: 'sim-platform.jwk',
+  },
+  bundle: {
+    type: 'string',
+    value: 'path',
+    description: 'Workload bundle to measure (file or directory)',
+  },
+} as const
+
+/** The account of an attestation, printed by `run` and `launch` (no secrets). */
+export function attestationSummary(attested: AttestedWorkload, measurement: Uint8Array) {
+  const c = attested.claims
+  return {
+    workload: `${c['subrosa.workload'].namespace}/${c['subrosa.workload'].policy}/${c['subrosa.workload'].workload}`,
+    tee: c['subrosa.tee'],
+    insecure: attested.insecure,
+    measurement: toHex(measurement),
+    token: {
+      issuer: c.iss,
+      id: c.jti,
+      status: c.submods.cpu0['ear.status'],
+      policyVersion: c['subrosa.workload'].policyVersion,
+      policyHash: c['subrosa.workload'].policyHash,
+      clause: c['subrosa.workload'].clause,
+      issuedAt: new Date(c.iat * 1000).toISOString(),
+      expiresAt: new Date(c.exp * 1000).toISOString(),
+    },
+  }
+}
+
+async function attestAs(
+  inv: Invocation,
+  workload: string,
+  bundle: string,
+): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
+  const tee = stringOption(inv, 'tee') ?? 'sim'
+  if (tee !== 'sim')
+    throw new CliError(
+      'ERR_CLI_USAGE',
+      `--tee ${tee}: evidence collection for hardware TEEs arrives with issue #7; use sim here`,
+    )
+  const keyFile = resolve(
+    inv.io.cwd,
+    inv.io.env.SUBROSA_SIM_KEY ?? stringOption(inv, 'sim-key') ?? 'sim-platform.jwk',
+  )
+  const platformKey = (await readJson(
+    keyFile,
+    'the sim platform key (--sim-key; create one with subrosa sim keygen)',
+  )) as JWK
+  const { measurement } = await measureBundlePath(bundle)
+  const client = await brokerClient(inv, false)
+  try {
+    const attested = await attestWorkload({
+      client,
+      workload,
+      tee: simTee({ platformKey, measurement, clock: systemClock }),
+    })
+    return { client, attested, measurement }
+  } catch (error) {
+    client.close()
+    throw error
+  }
+}
+
+/** `subrosa run` */
+export const run: Command = {
+  path: ['run'],
+  summary:
+    "Attest as the job's policy workload, then run the job with the keys the policy releases.",
+  usage: '<job.yaml> [options]',
+  description:
+    'The launcher measures the bundle (default: the job file), attests through the broker (KBS protocol),\n' +
+    'receives the injection and a KMS bound to its ephemeral TEE key, and runs the engine in this process.\n' +
+    'With the sim TEE this is INSECURE: nothing protects this process from the host.',
+  json: true,
+  options: { ...CONNECTION_OPTIONS, ...TEE_OPTIONS },
+  async run(inv) {
+    const [file] = inv.positionals
+    if (file === undefined || inv.positionals.length !== 1)
+      throw new CliError('ERR_CLI_USAGE', 'Expected <job.yaml> (see subrosa run --help)')
+    const jobPath = resolve(inv.io.cwd, file)
+    const job = parseJob(await readText(jobPath, 'the job file'))
+    const bundle = resolve(inv.io.cwd, stringOption(inv, 'bundle') ?? file)
+    const { client, attested, measurement } = await attestAs(inv, job.policy, bundle)
+    const scratch = await createScratch()
+    try {
+      const injected = await materializeInjection(await attested.injection(), scratch.dir)
+      const engineDir = join(scratch.dir, 'engine')
+      await mkdir(engineDir, { mode: 0o700 })
+      const bar = progressBar(inv.io.stderrIsTty && !inv.json, inv.io.err, 'encrypt output')
+      const summary = await runJob(job, {
+        kms: attested.kms,
+        scratchDir: engineDir,
+        baseDir: dirname(jobPath),
+        kmsInstance: { id: 'subrosa', url: client.url },
+        onProgress: (p) => {
+          if (p.phase === 'encrypt') bar.update(p.done, p.total)
+        },
+      })
+      bar.done()
+      const result = {
+        ok: true,
+        ...attestationSummary(attested, measurement),
+        injected: { env: Object.keys(injected.env), files: injected.files.length },
+        ...summary,
+      }
+      if (inv.json) inv.io.out(JSON.stringify(result))
+      else {
+        if (attested.insecure)
+          inv.io.err('WARNING: attested with the sim TEE: INSECURE, development only.\n')
+        inv.io.out(
+          `Attested ${result.workload} (${result.tee}) measurement ${result.measurement.slice(0, 16)}…, token ${result.token.id} until ${result.token.expiresAt}`,
+        )
+        for (const o of summary.outputs)
+          inv.io.out(`Wrote ${o.path}: ${o.rows} rows, PME under ${o.masterKeyId}`)
+      }
+      return 0
+    } finally {
+      await scratch.dispose()
+      client.close()
+    }
+  },
+}
+
+/** `subrosa launch` */
+export const launch: Command = {
+  path: ['launch'],
+  summary: 'Attest as a policy workload and start a command with the injected env and files.',
+  usage: '--policy <ns>/<policy>/<workload> --bundle <path> [options] -- <command> [args...]',
+  description:
+    'Files of the policy injection are written (0600) under a private scratch dir standing for /run/subrosa/,\n' +
+    'env values naming /run/subrosa/ are rewritten to it, and the dir is removed when the command exits.\n' +
+    "The exit code is the command's.",
+  json: false,
+  restArgs: true,
+  options: {
+    ...CONNECTION_OPTIONS,
+    ...TEE_OPTIONS,
+    policy: { type: 'string', value: 'ns/policy/workload', description: 'Workload to attest as' },
+  },
+  async run(inv) {
+    const policy = stringOption(inv, 'policy')
+    const bundle = stringOption(inv, 'bundle')
+    const [command, ...args] = inv.rest
+    if (policy === undefined || bundle === undefined || command === undefined) {
+      throw new CliError(
+        'ERR_CLI_USAGE',
+        'launch needs --policy, --bundle and -- <command> (see subrosa launch --help)',
+      )
+    }
+    const { client, attested, measurement } = await attestAs(
+      inv,
+      policy,
+      resolve(inv.io.cwd, bundle),
+    )
+    try {
+      const summary = attestationSummary(attested, measurement)
+      inv.io.err(
+        `Attested ${summary.workload} (${summary.tee}${summary.insecure ? ', INSECURE' : ''}) measurement ${summary.measurement.slice(0, 16)}…\n`,
+      )
+      const result = await launchCommand(attested, command, args, { baseEnv: inv.io.env })
+      return result.exitCode
+    } finally {
+      client.close()
+    }
+  },
+}

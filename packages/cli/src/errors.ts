@@ -1,0 +1,12 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `cli`, each with the one-line meaning published in docs/errors.md. */
+export const CLI_ERRORS = {
+  ERR_CLI_USAGE: 'The command line is not valid for this command (see --help).',
+  ERR_CLI_FILE: 'A file named on the command line cannot be read or written.',
+  ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
+} as const
+
+export type CliErrorCode = keyof typeof CLI_ERRORS
+
+export class CliError extends BaseError<CliErrorCode> {}
