@@ -2,6 +2,7 @@ import { webcrypto } from 'node:crypto'
 
 type CryptoKey = webcrypto.CryptoKey
 type CryptoKeyPair = webcrypto.CryptoKeyPair
+
 import * as x509 from '@peculiar/x509'
 import { toHex } from '@subrosa/core'
 

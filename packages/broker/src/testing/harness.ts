@@ -1,0 +1,95 @@
+import { generateSimPlatformKey, type SimPlatformKey } from '@subrosa/attest'
+import { systemRandom, toBase64Url, utf8 } from '@subrosa/core'
+import {
+  ADMIN_AUTH_SCHEME,
+  createAdminProof,
+  generateOwnerKey,
+  type OwnerKey,
+} from '@subrosa/protocol'
+import type { FastifyInstance } from 'fastify'
+import { buildBrokerApp } from '../app.ts'
+import type { BrokerContext } from '../context.ts'
+import { registerOwner } from '../owners.ts'
+import { initOrUnseal } from '../state.ts'
+import { openPgliteStore, type Store } from '../store/store.ts'
+
+/** An in-process broker for tests: in-memory PGlite, no TLS, a settable clock. */
+export type TestBroker = {
+  readonly app: FastifyInstance
+  readonly context: BrokerContext
+  readonly owner: OwnerKey
+  readonly sim: SimPlatformKey
+  readonly store: Store
+  /** Move the broker's clock. */
+  setNow(date: Date): void
+  now(): Date
+  /** Inject an admin call signed by `signer` (default: the registered owner). */
+  admin(
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+    signer?: OwnerKey,
+  ): ReturnType<FastifyInstance['inject']>
+  close(): Promise<void>
+}
+
+/** Start a test broker with one registered owner and one trusted sim platform key. */
+export async function startTestBroker(
+  options: { allowSim?: boolean; start?: Date } = {},
+): Promise<TestBroker> {
+  let now = options.start ?? new Date('2026-11-22T12:00:00Z')
+  const clock = () => now
+  const store = await openPgliteStore(undefined)
+  const keys = await initOrUnseal(store.db, systemRandom(32), clock, systemRandom)
+  const owner = await generateOwnerKey()
+  const sim = await generateSimPlatformKey()
+  const context: BrokerContext = {
+    db: store.db,
+    keys,
+    clock,
+    random: systemRandom,
+    issuer: 'https://broker.test',
+    allowSim: options.allowSim ?? true,
+    simTrustedKeys: [sim.publicJwk],
+    tokenTtlSeconds: 1800,
+    nonceTtlSeconds: 120,
+    build: 'test',
+    log: () => {},
+  }
+  await registerOwner(context, owner.publicJwk)
+  const app = buildBrokerApp(context)
+  await app.ready()
+  return {
+    app,
+    context,
+    owner,
+    sim,
+    store,
+    setNow: (d) => {
+      now = d
+    },
+    now: clock,
+    async admin(method, url, body, signer = owner) {
+      const payload = body === undefined ? '' : JSON.stringify(body)
+      const proof = await createAdminProof(
+        { method, path: url, body: utf8(payload) },
+        signer,
+        now,
+        toBase64Url(systemRandom(18)),
+      )
+      return app.inject({
+        method,
+        url,
+        headers: {
+          authorization: `${ADMIN_AUTH_SCHEME} ${proof}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { payload }),
+      })
+    },
+    async close() {
+      await app.close()
+      await store.close()
+    },
+  }
+}
