@@ -12,7 +12,10 @@ import { COMMANDS } from './commands/index.ts'
 import { CLI_ERRORS } from './errors.ts'
 
 /** Every package's error codes, in dependency order. */
-export const ERROR_CATALOG: readonly { readonly pkg: string; readonly codes: Readonly<Record<string, string>> }[] = [
+export const ERROR_CATALOG: readonly {
+  readonly pkg: string
+  readonly codes: Readonly<Record<string, string>>
+}[] = [
   { pkg: 'core', codes: CORE_ERRORS },
   { pkg: 'attest', codes: ATTEST_ERRORS },
   { pkg: 'policy', codes: POLICY_ERRORS },
@@ -41,10 +44,14 @@ export function errorsMarkdown(): string {
   ]
   for (const { pkg, codes } of ERROR_CATALOG) {
     lines.push(`## ${pkg}`, '', '| code | HTTP | meaning |', '| --- | --- | --- |')
-    for (const [code, meaning] of Object.entries(codes)) lines.push(`| \`${code}\` | ${statusOf(code)} | ${meaning} |`)
+    for (const [code, meaning] of Object.entries(codes))
+      lines.push(`| \`${code}\` | ${statusOf(code)} | ${meaning} |`)
     lines.push('')
   }
-  lines.push('HTTP is the status the broker answers with when the error happens while serving a request.', '')
+  lines.push(
+    'HTTP is the status the broker answers with when the error happens while serving a request.',
+    '',
+  )
   return lines.join('\n')
 }
 
@@ -53,7 +60,9 @@ const END = '<!-- cli-reference:end -->'
 
 /** The CLI reference section of README.md, generated from the command table. */
 export function cliReferenceMarkdown(): string {
-  const parts = COMMANDS.map((c) => `### \`subrosa ${c.path.join(' ')}\`\n\n\`\`\`text\n${helpText(c).trimEnd()}\n\`\`\``)
+  const parts = COMMANDS.map(
+    (c) => `### \`subrosa ${c.path.join(' ')}\`\n\n\`\`\`text\n${helpText(c).trimEnd()}\n\`\`\``,
+  )
   return `${BEGIN}\n\n${parts.join('\n\n')}\n\n${END}`
 }
 

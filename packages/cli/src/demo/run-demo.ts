@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDBBlobValue, DuckDBInstance } from '@duckdb/node-api'
 import { generateSimPlatformKey } from '@subrosa/attest'
-import { startBroker } from '@subrosa/broker'
+import { type RunningBroker, startBroker } from '@subrosa/broker'
 import { systemRandom, toHex, wipe } from '@subrosa/core'
 import { encryptParquetWithKms, unwrapFooterKey } from '@subrosa/crypto'
 import { createScratch, measureBundlePath } from '@subrosa/launcher'
-import { generateOwnerKey, masterKeyId } from '@subrosa/protocol'
+import { generateOwnerKey, masterKeyId, type OwnerKey } from '@subrosa/protocol'
 import {
   applyPolicy,
   BrokerClient,
@@ -40,6 +40,26 @@ export type DemoOptions = {
   /** One line of human output (the step account). */
   readonly say: (line: string) => void
   readonly progress?: (label: string, done: number, total: number) => void
+  /**
+   * Called before the embedded broker stops, for inspection (the leak tests use it to learn every
+   * key the run created, so they can prove none of them reached disk or logs).
+   */
+  readonly beforeClose?: (handles: {
+    broker: RunningBroker
+    owner: OwnerKey
+    client: BrokerClient
+    paths: DemoPaths
+  }) => Promise<void>
+}
+
+/** Where the demo keeps its files, under its working directory. */
+export type DemoPaths = {
+  readonly broker: string
+  readonly logs: string
+  readonly lake: string
+  readonly bundle: string
+  readonly tampered: string
+  readonly simKey: string
 }
 
 /** What the demo did, for `--json` and tests. No secrets. */
@@ -72,7 +92,7 @@ export type DemoReport = {
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const { say } = options
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'subrosa-demo-')))
-  const paths = {
+  const paths: DemoPaths = {
     broker: join(dir, 'broker'),
     logs: join(dir, 'logs'),
     lake: join(dir, 'lake'),
@@ -224,6 +244,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       audit: { entries: audit.entries.length, verified: audit.verified, head: audit.head, kinds },
     }
   } finally {
+    await options.beforeClose?.({ broker, owner, client, paths })
     client.close()
     await broker.close()
     if (options.dir === undefined && !options.keep) await rm(dir, { recursive: true, force: true })
