@@ -1,0 +1,96 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { CryptoError } from './errors.ts'
+
+/** AES-GCM nonce length used everywhere in this package (NIST SP 800-38D RBG construction). */
+export const NONCE_LENGTH = 12
+/** AES-GCM tag length used everywhere in this package. */
+export const TAG_LENGTH = 16
+/** nonce + tag: what AES-GCM adds to a plaintext. */
+export const GCM_OVERHEAD = NONCE_LENGTH + TAG_LENGTH
+
+type GcmCipher = 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm'
+
+/**
+ * The OpenSSL cipher name for an AES key, by length.
+ *
+ * @throws CryptoError `ERR_CRYPTO_KEY_LENGTH` unless the key is 16, 24 or 32 bytes.
+ */
+export function gcmCipher(key: Uint8Array, what = 'key'): GcmCipher {
+  switch (key.length) {
+    case 16:
+      return 'aes-128-gcm'
+    case 24:
+      return 'aes-192-gcm'
+    case 32:
+      return 'aes-256-gcm'
+    default:
+      throw new CryptoError(
+        'ERR_CRYPTO_KEY_LENGTH',
+        `The ${what} must be 16, 24 or 32 bytes for AES-GCM, not ${key.length}`,
+        { details: { length: key.length } },
+      )
+  }
+}
+
+/**
+ * AES-GCM encrypt into a new buffer laid out as `headroom bytes (zero) | nonce | ct | tag`, so
+ * callers can put a length or version prefix in front without another copy.
+ */
+export function gcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  headroom = 0,
+): Uint8Array {
+  const algorithm = gcmCipher(key)
+  if (nonce.length !== NONCE_LENGTH) {
+    throw new CryptoError('ERR_CRYPTO_KEY_LENGTH', `A GCM nonce must be ${NONCE_LENGTH} bytes`)
+  }
+  const cipher = createCipheriv(algorithm, key, nonce, { authTagLength: TAG_LENGTH })
+  cipher.setAAD(aad)
+  const out = new Uint8Array(headroom + NONCE_LENGTH + plaintext.length + TAG_LENGTH)
+  out.set(nonce, headroom)
+  let offset = headroom + NONCE_LENGTH
+  const body = cipher.update(plaintext)
+  out.set(body, offset)
+  offset += body.length
+  const tail = cipher.final()
+  out.set(tail, offset)
+  offset += tail.length
+  out.set(cipher.getAuthTag(), offset)
+  return out
+}
+
+/**
+ * AES-GCM decrypt `nonce | ct | tag`; `undefined` when authentication fails (callers map that to
+ * their own code). The caller has checked that `sealed` is at least {@link GCM_OVERHEAD} long.
+ *
+ * @throws CryptoError `ERR_CRYPTO_KEY_LENGTH` for a key that is not an AES key.
+ */
+export function gcmOpen(
+  key: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
+  const algorithm = gcmCipher(key)
+  if (sealed.length < GCM_OVERHEAD) return undefined
+  const nonce = sealed.subarray(0, NONCE_LENGTH)
+  const tag = sealed.subarray(sealed.length - TAG_LENGTH)
+  const decipher = createDecipheriv(algorithm, key, nonce, { authTagLength: TAG_LENGTH })
+  decipher.setAAD(aad)
+  decipher.setAuthTag(tag)
+  const out = new Uint8Array(sealed.length - GCM_OVERHEAD)
+  const body = decipher.update(sealed.subarray(NONCE_LENGTH, sealed.length - TAG_LENGTH))
+  out.set(body, 0)
+  try {
+    const tail = decipher.final()
+    out.set(tail, body.length)
+  } catch {
+    out.fill(0)
+    body.fill(0)
+    return undefined
+  }
+  body.fill(0)
+  return out
+}

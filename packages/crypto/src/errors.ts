@@ -1,0 +1,31 @@
+import { BaseError } from '@subrosa/core'
+
+/** Codes of `crypto`, each with the one-line meaning published in docs/errors.md. */
+export const CRYPTO_ERRORS = {
+  ERR_CRYPTO_KEY_LENGTH: 'A key has a length the algorithm does not accept (AES: 16, 24 or 32 bytes).',
+  ERR_CRYPTO_AUTH:
+    'AES-GCM authentication failed: wrong key, wrong context/AAD, or tampered data.',
+  ERR_CRYPTO_WRAPPED_KEY_MALFORMED:
+    'A wrapped key is not nonce|ciphertext|tag (or not valid base64 where base64 is expected).',
+  ERR_CRYPTO_SEALED_MALFORMED: 'A sealed secret is too short or has an unknown version byte.',
+  ERR_CRYPTO_UNKNOWN_MASTER_KEY: 'The KMS holds no master key with the requested id.',
+  ERR_PARQUET_MALFORMED: 'A Parquet file or one of its Thrift structures is invalid.',
+  ERR_PARQUET_TRUNCATED: 'A Parquet file ends before its structures do (truncated file).',
+  ERR_PARQUET_NOT_ENCRYPTED: 'A plaintext Parquet file was given where an encrypted one is needed.',
+  ERR_PARQUET_ALREADY_ENCRYPTED:
+    'An encrypted Parquet file was given where a plaintext one is needed.',
+  ERR_PARQUET_UNSUPPORTED:
+    'The Parquet file uses a feature this version does not handle (AES_GCM_CTR_V1, column keys, plaintext footer, external key material, too many pages).',
+  ERR_PARQUET_KEY_MATERIAL: 'key_metadata is missing or is not valid PKMT1 key material.',
+  ERR_PARQUET_AAD_PREFIX:
+    'The file needs an AAD prefix that was not supplied, or the supplied one differs from the stored one.',
+  ERR_PARQUET_FOOTER_AUTH:
+    'The encrypted footer failed authentication: wrong footer key or tampered footer.',
+  ERR_PARQUET_MODULE_AUTH:
+    'A page or page header failed authentication: tampered, reordered or swapped module.',
+} as const
+
+export type CryptoErrorCode = keyof typeof CRYPTO_ERRORS
+
+/** The error every `@subrosa/crypto` function throws; `code` is stable API. */
+export class CryptoError extends BaseError<CryptoErrorCode> {}
