@@ -2,9 +2,9 @@ import { BaseError } from '@subrosa/core'
 
 /** Codes of `crypto`, each with the one-line meaning published in docs/errors.md. */
 export const CRYPTO_ERRORS = {
-  ERR_CRYPTO_KEY_LENGTH: 'A key has a length the algorithm does not accept (AES: 16, 24 or 32 bytes).',
-  ERR_CRYPTO_AUTH:
-    'AES-GCM authentication failed: wrong key, wrong context/AAD, or tampered data.',
+  ERR_CRYPTO_KEY_LENGTH:
+    'A key has a length the algorithm does not accept (AES: 16, 24 or 32 bytes).',
+  ERR_CRYPTO_AUTH: 'AES-GCM authentication failed: wrong key, wrong context/AAD, or tampered data.',
   ERR_CRYPTO_WRAPPED_KEY_MALFORMED:
     'A wrapped key is not nonce|ciphertext|tag (or not valid base64 where base64 is expected).',
   ERR_CRYPTO_SEALED_MALFORMED: 'A sealed secret is too short or has an unknown version byte.',

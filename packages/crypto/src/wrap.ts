@@ -68,7 +68,11 @@ export function localWrap(
  * @throws CryptoError `ERR_CRYPTO_KEY_LENGTH`, `ERR_CRYPTO_WRAPPED_KEY_MALFORMED` (not base64 or
  * too short), `ERR_CRYPTO_AUTH` (wrong master key, wrong master key id, or tampered).
  */
-export function localUnwrap(masterKey: Uint8Array, wrapped: string, masterKeyId: string): Uint8Array {
+export function localUnwrap(
+  masterKey: Uint8Array,
+  wrapped: string,
+  masterKeyId: string,
+): Uint8Array {
   const bytes = fromBase64(wrapped)
   if (bytes === undefined) {
     throw new CryptoError('ERR_CRYPTO_WRAPPED_KEY_MALFORMED', 'A locally wrapped key is not base64')

@@ -129,7 +129,8 @@ export async function decryptParquet(
           pageDone()
           continue
         }
-        const first = result.dataPageOffset === undefined && result.dictionaryPageOffset === undefined
+        const first =
+          result.dataPageOffset === undefined && result.dictionaryPageOffset === undefined
         const where: Where = { rowGroup, column, page: ordinal, module: 'page header' }
         const body = await takeModule(reader, where)
         // Only the first page of a chunk may be a dictionary page; its AAD says which it is.

@@ -90,7 +90,10 @@ export async function encryptParquet(
           info.type !== PAGE_TYPE.DATA_PAGE &&
           info.type !== PAGE_TYPE.DATA_PAGE_V2
         ) {
-          throw new CryptoError('ERR_PARQUET_UNSUPPORTED', `Page type ${info.type} is not supported`)
+          throw new CryptoError(
+            'ERR_PARQUET_UNSUPPORTED',
+            `Page type ${info.type} is not supported`,
+          )
         }
         if (!dictionary && ordinal > MAX_ORDINAL) {
           throw new CryptoError(

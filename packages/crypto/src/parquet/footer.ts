@@ -53,11 +53,17 @@ export async function readTail(source: ByteSource): Promise<ParquetTail> {
     )
   }
   if (end !== head) {
-    throw new CryptoError('ERR_PARQUET_MALFORMED', `The file starts with ${head} but ends with ${end}`)
+    throw new CryptoError(
+      'ERR_PARQUET_MALFORMED',
+      `The file starts with ${head} but ends with ${end}`,
+    )
   }
   const footerLength = moduleLength(tail)
   if (footerLength === 0 || footerLength > source.size - 4 - TAIL) {
-    throw new CryptoError('ERR_PARQUET_MALFORMED', `Footer length ${footerLength} does not fit the file`)
+    throw new CryptoError(
+      'ERR_PARQUET_MALFORMED',
+      `Footer length ${footerLength} does not fit the file`,
+    )
   }
   return { magic: head, footerStart: source.size - TAIL - footerLength, footerLength }
 }
@@ -107,18 +113,27 @@ function aadPrefixFor(crypto: FileCryptoMetaData, supplied: Uint8Array | undefin
   const { aadPrefix: stored, supplyAadPrefix } = crypto.algorithm
   if (stored !== undefined) {
     if (supplied !== undefined && !equalBytes(supplied, stored)) {
-      throw new CryptoError('ERR_PARQUET_AAD_PREFIX', 'The supplied AAD prefix differs from the stored one')
+      throw new CryptoError(
+        'ERR_PARQUET_AAD_PREFIX',
+        'The supplied AAD prefix differs from the stored one',
+      )
     }
     return stored
   }
   if (supplyAadPrefix) {
     if (supplied === undefined) {
-      throw new CryptoError('ERR_PARQUET_AAD_PREFIX', 'The file needs an AAD prefix: supply aadPrefix')
+      throw new CryptoError(
+        'ERR_PARQUET_AAD_PREFIX',
+        'The file needs an AAD prefix: supply aadPrefix',
+      )
     }
     return supplied
   }
   if (supplied !== undefined) {
-    throw new CryptoError('ERR_PARQUET_AAD_PREFIX', 'An AAD prefix was supplied but the file uses none')
+    throw new CryptoError(
+      'ERR_PARQUET_AAD_PREFIX',
+      'An AAD prefix was supplied but the file uses none',
+    )
   }
   return new Uint8Array(0)
 }
@@ -127,9 +142,12 @@ function aadPrefixFor(crypto: FileCryptoMetaData, supplied: Uint8Array | undefin
  * Parse FileCryptoMetaData of an encrypted-footer file; the plaintext-footer and CTR cases are
  * refused (`ERR_PARQUET_UNSUPPORTED`), plaintext files too (`ERR_PARQUET_NOT_ENCRYPTED`).
  */
-export async function readFileCrypto(
-  source: ByteSource,
-): Promise<{ tail: ParquetTail; crypto: FileCryptoMetaData; region: Uint8Array; cryptoEnd: number }> {
+export async function readFileCrypto(source: ByteSource): Promise<{
+  tail: ParquetTail
+  crypto: FileCryptoMetaData
+  region: Uint8Array
+  cryptoEnd: number
+}> {
   const tail = await readTail(source)
   const region = await readExact(source, tail.footerStart, tail.footerLength)
   if (tail.magic === 'PAR1') {

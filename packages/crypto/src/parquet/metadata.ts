@@ -44,7 +44,12 @@ export const COLUMN_META_DATA = {
   bloomFilterLength: 15,
 } as const
 export const PAGE_HEADER = { type: 1, compressedPageSize: 3, crc: 4 } as const
-export const PAGE_TYPE = { DATA_PAGE: 0, INDEX_PAGE: 1, DICTIONARY_PAGE: 2, DATA_PAGE_V2: 3 } as const
+export const PAGE_TYPE = {
+  DATA_PAGE: 0,
+  INDEX_PAGE: 1,
+  DICTIONARY_PAGE: 2,
+  DATA_PAGE_V2: 3,
+} as const
 
 export const PHYSICAL_TYPES = [
   'BOOLEAN',
@@ -106,7 +111,10 @@ export function readFileCryptoMetaData(s: ThriftStruct): FileCryptoMetaData {
 }
 
 /** FileCryptoMetaData { AES_GCM_V1 { aad_file_unique }, key_metadata }, serialized. */
-export function encodeFileCryptoMetaData(aadFileUnique: Uint8Array, keyMetadata: Uint8Array): Uint8Array {
+export function encodeFileCryptoMetaData(
+  aadFileUnique: Uint8Array,
+  keyMetadata: Uint8Array,
+): Uint8Array {
   return encodeStruct({
     fields: [
       { id: 1, value: struct([1, struct([2, binary(aadFileUnique)])]) },
@@ -140,7 +148,10 @@ export function readColumnCryptoMetaData(chunk: ThriftStruct): ColumnCryptoMetaD
 export const ENCRYPTION_WITH_FOOTER_KEY: ThriftValue = struct([1, struct()])
 
 export function rowGroupsOf(fileMetaData: ThriftStruct): ThriftStruct[] {
-  return listOf(fileMetaData, FILE_META_DATA.rowGroups, 'struct', 'row_groups')?.map((v) => v.value) ?? []
+  return (
+    listOf(fileMetaData, FILE_META_DATA.rowGroups, 'struct', 'row_groups')?.map((v) => v.value) ??
+    []
+  )
 }
 
 export function columnChunksOf(rowGroup: ThriftStruct): ThriftStruct[] {
@@ -159,8 +170,14 @@ export function chunkRange(meta: ThriftStruct): {
     required(meta, COLUMN_META_DATA.dataPageOffset, 'i64', 'data_page_offset').value,
     'data_page_offset',
   )
-  const dictField = optional(meta, COLUMN_META_DATA.dictionaryPageOffset, 'i64', 'dictionary_page_offset')
-  const dict = dictField === undefined ? undefined : toOffset(dictField.value, 'dictionary_page_offset')
+  const dictField = optional(
+    meta,
+    COLUMN_META_DATA.dictionaryPageOffset,
+    'i64',
+    'dictionary_page_offset',
+  )
+  const dict =
+    dictField === undefined ? undefined : toOffset(dictField.value, 'dictionary_page_offset')
   const dictionaryFirst = dict !== undefined && dict > 0 && dict < data
   const length = toOffset(
     required(meta, COLUMN_META_DATA.totalCompressedSize, 'i64', 'total_compressed_size').value,
@@ -213,5 +230,8 @@ export function createdBy(fileMetaData: ThriftStruct): string | undefined {
 }
 
 export function numRows(fileMetaData: ThriftStruct): number {
-  return toOffset(required(fileMetaData, FILE_META_DATA.numRows, 'i64', 'num_rows').value, 'num_rows')
+  return toOffset(
+    required(fileMetaData, FILE_META_DATA.numRows, 'i64', 'num_rows').value,
+    'num_rows',
+  )
 }

@@ -39,7 +39,10 @@ export function moduleAad(
   view.setUint8(fileAad.length, type)
   ordinals.forEach((n, i) => {
     if (n < 0 || n > MAX_ORDINAL) {
-      throw new CryptoError('ERR_PARQUET_UNSUPPORTED', `Ordinal ${n} does not fit a 2-byte AAD field`)
+      throw new CryptoError(
+        'ERR_PARQUET_UNSUPPORTED',
+        `Ordinal ${n} does not fit a 2-byte AAD field`,
+      )
     }
     view.setInt16(fileAad.length + 1 + 2 * i, n, true)
   })
@@ -54,7 +57,10 @@ export function encryptModule(
   random: RandomBytes,
 ): Uint8Array {
   if (plaintext.length > 0x7fffffff - MODULE_OVERHEAD) {
-    throw new CryptoError('ERR_PARQUET_UNSUPPORTED', 'A module larger than 2 GiB cannot be encrypted')
+    throw new CryptoError(
+      'ERR_PARQUET_UNSUPPORTED',
+      'A module larger than 2 GiB cannot be encrypted',
+    )
   }
   const out = gcmSeal(key, random(NONCE_LENGTH), plaintext, aad, 4)
   new DataView(out.buffer, out.byteOffset, 4).setUint32(0, out.length - 4, true)

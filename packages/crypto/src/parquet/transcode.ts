@@ -85,13 +85,15 @@ export async function readPlainPageHeader(
 export async function transcodeRowGroups(options: TranscodeOptions): Promise<number> {
   const { source, out, fileMetaData, dataEnd, onProgress } = options
   const groups = rowGroupsOf(fileMetaData)
-  if (groups.length > MAX_ORDINAL + 1) unsupported(`${groups.length} row groups exceed ${MAX_ORDINAL + 1}`)
+  if (groups.length > MAX_ORDINAL + 1)
+    unsupported(`${groups.length} row groups exceed ${MAX_ORDINAL + 1}`)
   // Validate every chunk before writing anything.
   const plan = groups.map((rowGroup, g) => {
     const ordinal = optional(rowGroup, ROW_GROUP.ordinal, 'i16', 'RowGroup.ordinal')?.value
     if (ordinal !== undefined && ordinal !== g) malformed(`Row group ${g} has ordinal ${ordinal}`)
     const chunks = columnChunksOf(rowGroup)
-    if (chunks.length > MAX_ORDINAL + 1) unsupported(`${chunks.length} columns exceed ${MAX_ORDINAL + 1}`)
+    if (chunks.length > MAX_ORDINAL + 1)
+      unsupported(`${chunks.length} columns exceed ${MAX_ORDINAL + 1}`)
     return chunks.map((chunk, c) => {
       if (getField(chunk, COLUMN_CHUNK.filePath) !== undefined) {
         unsupported(`Column ${c} of row group ${g} keeps its data in another file`)
@@ -131,7 +133,8 @@ export async function transcodeRowGroups(options: TranscodeOptions): Promise<num
         },
       })
       done += range.length
-      if (result.dataPageOffset === undefined) malformed(`Column ${c} of row group ${g} has no data page`)
+      if (result.dataPageOffset === undefined)
+        malformed(`Column ${c} of row group ${g} has no data page`)
       const length = out.position - start
       setField(meta, COLUMN_META_DATA.dataPageOffset, i64(result.dataPageOffset))
       if (result.dictionaryPageOffset === undefined) {

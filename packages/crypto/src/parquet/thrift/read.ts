@@ -167,4 +167,3 @@ export function decodeStructExact(bytes: Uint8Array): ThriftStruct {
   if (end !== bytes.length) malformed(`${bytes.length - end} trailing bytes after the struct`)
   return value
 }
-

@@ -72,4 +72,3 @@ export function malformed(why: string, reason = 'invalid'): never {
     details: { reason },
   })
 }
-

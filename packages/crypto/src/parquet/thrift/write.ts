@@ -1,4 +1,10 @@
-import { MAX_THRIFT_DEPTH, malformed, TYPE_CODES, type ThriftStruct, type ThriftValue } from './types.ts'
+import {
+  MAX_THRIFT_DEPTH,
+  malformed,
+  type ThriftStruct,
+  type ThriftValue,
+  TYPE_CODES,
+} from './types.ts'
 
 type Out = { buf: Uint8Array; len: number }
 

@@ -1,0 +1,109 @@
+// Test-only helpers for @subrosa/crypto: vectors, temp dirs, DuckDB. Not part of the library.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { DuckDBBlobValue, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
+import { utf8 } from '@subrosa/core'
+import type { ByteSource } from '../src/index.ts'
+
+/** ../shared/vectors/parquet-testing relative to the repository root; read in place. */
+export const PARQUET_VECTORS = new URL(
+  '../../../../shared/vectors/parquet-testing/',
+  import.meta.url,
+)
+
+/** Keys of parquet-testing (SOURCES.md): ASCII strings. */
+export const VECTOR_KEYS = {
+  footer128: utf8('0123456789012345'),
+  footer256: utf8('01234567890123456789012345678901'),
+  kc1_128: utf8('1234567890123450'),
+  kc2_128: utf8('1234567890123451'),
+} as const
+
+/**
+ * True when the parquet-testing vectors are present; otherwise skips the test with a message,
+ * or fails it under CI=true (CI provides the vectors, so nothing may skip there).
+ */
+export function haveVectors(t: TestContext): boolean {
+  if (existsSync(new URL('data/', PARQUET_VECTORS))) return true
+  const message = `parquet-testing vectors absent (${PARQUET_VECTORS.pathname})`
+  if (process.env.CI === 'true') throw new Error(`${message}; CI must provide ../shared/vectors`)
+  t.skip(message)
+  return false
+}
+
+export function readVector(relative: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(`data/${relative}`, PARQUET_VECTORS)))
+}
+
+/** A private temp directory removed by `cleanup()`. */
+export function tempDir(): {
+  path: string
+  file(name: string, bytes?: Uint8Array): string
+  cleanup(): void
+} {
+  const path = mkdtempSync(join(tmpdir(), 'subrosa-crypto-'))
+  return {
+    path,
+    file(name, bytes) {
+      const p = join(path, name)
+      if (bytes !== undefined) writeFileSync(p, bytes)
+      return p
+    },
+    cleanup: () => rmSync(path, { recursive: true, force: true }),
+  }
+}
+
+export function fileBytes(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(path))
+}
+
+/** A source that records the largest single read, to check memory stays bounded. */
+export function recordingSource(
+  inner: ByteSource,
+): ByteSource & { maxRead: number; reads: number } {
+  const s = {
+    size: inner.size,
+    maxRead: 0,
+    reads: 0,
+    read: async (offset: number, length: number) => {
+      s.maxRead = Math.max(s.maxRead, length)
+      s.reads++
+      return inner.read(offset, length)
+    },
+  }
+  return s
+}
+
+export type TestDuckDb = {
+  run(sql: string, params?: DuckDBValue[]): Promise<void>
+  rows(sql: string, params?: DuckDBValue[]): Promise<Record<string, unknown>[]>
+  close(): void
+}
+
+/** An in-memory DuckDB; keys go in as bound BLOB parameters only. */
+export async function openTestDuckDb(): Promise<TestDuckDb> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' })
+  const connection = await instance.connect()
+  return {
+    async run(sql, params) {
+      await connection.run(sql, params)
+    },
+    async rows(sql, params) {
+      return (await connection.runAndReadAll(sql, params)).getRowObjectsJson() as Record<
+        string,
+        unknown
+      >[]
+    },
+    close() {
+      connection.closeSync()
+      instance.closeSync()
+    },
+  }
+}
+
+export const blob = (bytes: Uint8Array): DuckDBValue => new DuckDBBlobValue(bytes)
+
+/** SQL string literal for a path (test paths come from mkdtemp). */
+export const sqlPath = (path: string): string => `'${path.replaceAll("'", "''")}'`
