@@ -29,7 +29,7 @@ export type TestBroker = {
     url: string,
     body?: unknown,
     signer?: OwnerKey,
-  ): ReturnType<FastifyInstance['inject']>
+  ): Promise<Awaited<ReturnType<FastifyInstance['inject']>>>
   close(): Promise<void>
 }
 
