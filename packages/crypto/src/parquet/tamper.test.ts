@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { isSubrosaError } from '@subrosa/core'
+import { isSubrosaError, toHex } from '@subrosa/core'
 import { fileBytes, openTestDuckDb, sqlPath, tempDir } from '../../test/helpers.ts'
 import { syntheticParquet } from '../../test/synthetic-parquet.ts'
 import { CryptoError } from '../errors.ts'
@@ -124,6 +124,7 @@ describe('tampering with an encrypted file', () => {
         assert.equal(typeof e.details?.rowGroup, 'number')
         assert.equal(typeof e.details?.column, 'number')
         assert.match(String(e.details?.module), /page$/)
+        assert.equal(`${e.message}${JSON.stringify(e.toJSON())}`.includes(toHex(key)), false)
         return true
       },
     )
