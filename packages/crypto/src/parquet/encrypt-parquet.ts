@@ -101,6 +101,12 @@ export async function encryptParquet(
             `Column ${column} of row group ${rowGroup} has more than ${MAX_ORDINAL + 1} pages`,
           )
         }
+        if (dictionary && (ordinal > 0 || dictionaryPageOffset !== undefined)) {
+          throw new CryptoError(
+            'ERR_PARQUET_MALFORMED',
+            `Column ${column} of row group ${rowGroup}: a dictionary page must come first`,
+          )
+        }
         const pageOrdinal = dictionary ? undefined : ordinal
         const pageModule = encryptModule(
           key,
