@@ -1,0 +1,197 @@
+import { posix } from 'node:path'
+import { z } from 'zod'
+import { templateProblem, templateSecretNames } from './templates.ts'
+
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+const label = z
+  .string()
+  .regex(LABEL, 'must be a DNS label: lower-case letters, digits and -, at most 63 characters')
+const hex = (bytes: number) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
+    .transform((s) => s.toLowerCase())
+const oneOrMany = <T extends z.ZodType>(item: T) =>
+  z
+    .union([item, z.array(item).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[])
+
+export const TCB_STATUSES = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+  'Revoked',
+] as const
+const tcb = z.array(z.enum(TCB_STATUSES)).min(1)
+const svn = z.number().int().min(0)
+
+const simClause = z.strictObject({
+  tee: z.literal('sim'),
+  measurement: oneOrMany(hex(48)),
+  minSvn: svn.optional(),
+})
+const sgxClause = z.strictObject({
+  tee: z.literal('sgx'),
+  mrenclave: oneOrMany(hex(32)),
+  mrsigner: hex(32).optional(),
+  isvProdId: svn.optional(),
+  minIsvSvn: svn.optional(),
+  tcb: tcb.optional(),
+})
+const tdxClause = z.strictObject({
+  tee: z.literal('tdx'),
+  mrtd: hex(48),
+  rtmr0: hex(48).optional(),
+  rtmr1: hex(48).optional(),
+  rtmr2: hex(48).optional(),
+  rtmr3: hex(48).optional(),
+  tcb: tcb.optional(),
+})
+const snpClause = z.strictObject({
+  tee: z.literal('snp'),
+  measurement: hex(48),
+  minTcb: z
+    .strictObject({
+      bootloader: svn.optional(),
+      tee: svn.optional(),
+      snp: svn.optional(),
+      microcode: svn.optional(),
+    })
+    .optional(),
+  tcb: tcb.optional(),
+})
+const acceptClause = z.discriminatedUnion('tee', [simClause, sgxClause, tdxClause, snpClause])
+
+const injectPath = z
+  .string()
+  .refine(
+    (p) =>
+      p.startsWith('/run/subrosa/') &&
+      posix.normalize(p) === p &&
+      !p.endsWith('/') &&
+      !p.includes('//'),
+    'must be a normalized file path under /run/subrosa/',
+  )
+const keyGrant = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?:(wrap|unwrap)$/,
+    'must be <namespace>/<key>:wrap or :unwrap',
+  )
+
+const workload = z.strictObject({
+  name: label,
+  accept: z.array(acceptClause).min(1),
+  debug: z.enum(['deny', 'allow']).default('deny'),
+  inject: z
+    .strictObject({
+      env: z
+        .record(
+          z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'env names are [A-Z_][A-Z0-9_]*'),
+          z.string().max(65536),
+        )
+        .default({}),
+      files: z.record(injectPath, z.string().max(65536)).default({}),
+    })
+    .default({ env: {}, files: {} }),
+  keys: z.array(keyGrant).default([]),
+})
+
+const secret = z.strictObject({
+  name: label,
+  generate: z.strictObject({ bytes: z.number().int().min(16).max(1024) }),
+})
+
+export const policySchema = z
+  .strictObject({
+    apiVersion: z.literal('subrosa/v1'),
+    kind: z.literal('Policy'),
+    metadata: z.strictObject({
+      namespace: label,
+      name: label,
+      predecessor: z
+        .string()
+        .regex(
+          /^sha384:[0-9a-f]{96}$/,
+          'must be sha384:<96 hex> (the hash of the current version) or null',
+        )
+        .nullable()
+        .default(null),
+    }),
+    owners: z.strictObject({
+      threshold: z.number().int().min(1),
+      keys: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^urn:ietf:params:oauth:jwk-thumbprint:sha-256:[A-Za-z0-9_-]{43}$/,
+              'must be an RFC 9278 JWK thumbprint URI (sha-256)',
+            ),
+        )
+        .min(1),
+    }),
+    workloads: z.array(workload).min(1),
+    secrets: z.array(secret).default([]),
+    grants: z
+      .array(
+        z.strictObject({
+          secret: label,
+          to: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be <namespace>/<policy>'),
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((p, ctx) => {
+    const issue = (path: PropertyKey[], message: string): void => {
+      ctx.addIssue({ code: 'custom', path, message })
+    }
+    if (p.owners.threshold > p.owners.keys.length) {
+      issue(['owners', 'threshold'], 'is larger than the number of owner keys')
+    }
+    for (const i of duplicates(p.owners.keys)) issue(['owners', 'keys', i], 'is listed twice')
+    for (const i of duplicates(p.workloads.map((w) => w.name))) {
+      issue(['workloads', i, 'name'], 'is used by another workload')
+    }
+    for (const i of duplicates(p.secrets.map((s) => s.name))) {
+      issue(['secrets', i, 'name'], 'is used by another secret')
+    }
+    const declared = new Set(p.secrets.map((s) => s.name))
+    p.workloads.forEach((w, wi) => {
+      for (const [target, map] of [
+        ['env', w.inject.env],
+        ['files', w.inject.files],
+      ] as const) {
+        for (const [key, template] of Object.entries(map)) {
+          const path = ['workloads', wi, 'inject', target, key]
+          const problem = templateProblem(template, target === 'env' ? 'env' : 'file')
+          if (problem !== undefined) issue(path, problem)
+          else
+            for (const name of templateSecretNames(template))
+              if (!declared.has(name))
+                issue(path, `names secret ${name}, which the policy does not declare`)
+        }
+      }
+    })
+    p.grants.forEach((g, i) => {
+      if (!declared.has(g.secret))
+        issue(
+          ['grants', i, 'secret'],
+          `names secret ${g.secret}, which the policy does not declare`,
+        )
+    })
+  })
+
+function duplicates(values: readonly string[]): number[] {
+  return values.flatMap((v, i) => (values.indexOf(v) !== i ? [i] : []))
+}
+
+/** A validated, normalized policy. */
+export type Policy = z.output<typeof policySchema>
+export type Workload = Policy['workloads'][number]
+export type AcceptClause = Workload['accept'][number]
+export type SecretSpec = Policy['secrets'][number]
+export type Grant = Policy['grants'][number]
