@@ -1,10 +1,12 @@
+// @peculiar/x509 2.x resolves its services through tsyringe, which needs the Reflect metadata
+// polyfill loaded first.
+import 'reflect-metadata'
 import { webcrypto } from 'node:crypto'
+import * as x509 from '@peculiar/x509'
+import { toHex } from '@subrosa/core'
 
 type CryptoKey = webcrypto.CryptoKey
 type CryptoKeyPair = webcrypto.CryptoKeyPair
-
-import * as x509 from '@peculiar/x509'
-import { toHex } from '@subrosa/core'
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const

@@ -27,7 +27,10 @@ export const flattenedJweSchema = z.object({
  * Encrypt bytes to an EC P-256 public key as a flattened JWE (ECDH-ES+A256KW, A256GCM): the
  * KBS resource response format.
  */
-export async function encryptToKey(plaintext: Uint8Array, recipient: JWK | TeePublicKey): Promise<FlattenedJWE> {
+export async function encryptToKey(
+  plaintext: Uint8Array,
+  recipient: JWK | TeePublicKey,
+): Promise<FlattenedJWE> {
   const { kty, crv, x, y } = recipient
   const key = await importJWK({ kty, crv, x, y, alg: 'ECDH-ES+A256KW' } as JWK, 'ECDH-ES+A256KW')
   return new FlattenedEncrypt(plaintext)
@@ -66,6 +69,9 @@ export async function decryptWithKey(
 }
 
 /** Encrypt a JSON value to a key (see {@link encryptToKey}). */
-export async function encryptJsonToKey(value: unknown, recipient: JWK | TeePublicKey): Promise<FlattenedJWE> {
+export async function encryptJsonToKey(
+  value: unknown,
+  recipient: JWK | TeePublicKey,
+): Promise<FlattenedJWE> {
   return encryptToKey(utf8(JSON.stringify(value)), recipient)
 }
