@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { generateSimPlatformKey, type SimPlatformKey } from '@subrosa/attest'
 import { type RunningBroker, startBroker } from '@subrosa/broker'
@@ -24,14 +23,27 @@ import {
   openFileSource,
 } from '@subrosa/sdk'
 import { taxiDatasetSql } from './demo/dataset.ts'
+import { cliEntry } from './entry.ts'
 
-const main = fileURLToPath(new URL('./main.ts', import.meta.url))
-const cli = (args: string[], cwd: string) =>
-  spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
+const entry = cliEntry()
+/** Run the CLI as a child process; async, because the broker under test runs in this process. */
+function cli(
+  args: string[],
+  cwd: string,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(entry.execPath, [...entry.execArgv, entry.main, ...args], { cwd })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
   })
+}
 
 function jobYaml(input: string, inputKey: string): string {
   return `apiVersion: subrosa/v1
@@ -159,7 +171,7 @@ describe('end to end over loopback HTTPS', () => {
     const summary = await attestAndRun(join(dir, 'good'))
     assert.equal(summary.outputs[0]?.rows, 4)
     assert.equal(summary.inputs[0]?.masterKeyId, 'subrosa:e2e/taxi')
-    const res = cli(
+    const res = await cli(
       [
         'decrypt',
         join(dir, 'good', 'out.parquet'),
@@ -220,7 +232,7 @@ describe('end to end over loopback HTTPS', () => {
 
   it('reports a malformed policy with the path of the error (CLI, --json)', async () => {
     await writeFile(join(dir, 'bad.yaml'), policyYaml(owner.id, ['zz']))
-    const res = cli(
+    const res = await cli(
       [
         'policy',
         'apply',
@@ -241,10 +253,10 @@ describe('end to end over loopback HTTPS', () => {
     assert.match(out.error.details.path, /^workloads\[0\]\.accept\[0\]\.measurement/)
   })
 
-  it('launches a command with the injected env and files, then removes them', () => {
+  it('launches a command with the injected env and files, then removes them', async () => {
     const script =
       'const fs=require("fs");const f=process.env.SALT_FILE;console.log(JSON.stringify({f,size:fs.statSync(f).size,mode:fs.statSync(f).mode&0o777,hex:process.env.SALT_HEX,same:fs.readFileSync(f).toString("hex")===process.env.SALT_HEX}))'
-    const res = cli(
+    const res = await cli(
       [
         'launch',
         '--policy',

@@ -3,7 +3,12 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DuckDBBlobValue } from '@duckdb/node-api'
 import { wipe } from '@subrosa/core'
-import { encryptParquetWithKms, type KmsClient, unwrapFooterKey } from '@subrosa/crypto'
+import {
+  encryptParquetWithKms,
+  inspectParquet,
+  type KmsClient,
+  unwrapFooterKey,
+} from '@subrosa/crypto'
 import type { Job } from '@subrosa/policy'
 import { masterKeyId } from '@subrosa/protocol'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
@@ -79,14 +84,18 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
         throw new EngineError('ERR_ENGINE_INPUT', `Cannot open input ${name} (${path})`, { cause })
       })
       try {
-        const { dek, masterKeyId: id } = await unwrapFooterKey(source, ctx.kms)
-        keys.push(dek)
-        if (input.key !== undefined && id !== masterKeyId(...splitKey(input.key))) {
+        const declared = input.key === undefined ? undefined : masterKeyId(...splitKey(input.key))
+        const material = (await inspectParquet(source)).footerKeyMetadata?.pkmt1
+        const found =
+          material !== undefined && 'masterKeyId' in material ? material.masterKeyId : undefined
+        if (declared !== undefined && found !== declared) {
           throw new EngineError(
             'ERR_ENGINE_KEY_MISMATCH',
-            `Input ${name} is encrypted under ${id}, not subrosa:${input.key}`,
+            `Input ${name} is encrypted under ${found ?? 'no known master key'}, not ${declared}`,
           )
         }
+        const { dek, masterKeyId: id } = await unwrapFooterKey(source, ctx.kms)
+        keys.push(dek)
         inputs.push({ name, path, masterKeyId: id, bytes: source.size })
       } finally {
         await source.close()

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { type Command, stringOption } from '../command.ts'
 import { runDemo } from '../demo/run-demo.ts'
+import { cliEntry } from '../entry.ts'
 import { CliError } from '../errors.ts'
 import { progressBar } from '../output.ts'
 
@@ -36,11 +36,7 @@ export const demo: Command = {
       rows,
       dir: dirOption === undefined ? undefined : resolve(inv.io.cwd, dirOption),
       keep: inv.options.keep === true,
-      entry: {
-        execPath: process.execPath,
-        execArgv: process.execArgv,
-        main: fileURLToPath(new URL('../main.ts', import.meta.url)),
-      },
+      entry: cliEntry(),
       say: inv.json ? () => {} : (line) => inv.io.out(line),
       progress: (_label, done, total) => {
         bar.update(done, total)

@@ -20,15 +20,9 @@ import {
   openFileSource,
   readAudit,
 } from '@subrosa/sdk'
+import type { CliEntry } from '../entry.ts'
 import { DEMO_QUERY, taxiDatasetSql } from './dataset.ts'
 import { demoJobYaml, demoPolicyYaml } from './files.ts'
-
-/** How to start `subrosa` in a child process (the TEE stand-in). */
-export type CliEntry = {
-  readonly execPath: string
-  readonly execArgv: readonly string[]
-  readonly main: string
-}
 
 /** Options of {@link runDemo}. */
 export type DemoOptions = {
