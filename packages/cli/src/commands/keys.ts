@@ -27,7 +27,7 @@ export const ownerKeygen: Command = {
     const key = await generateOwnerKey()
     await writePrivateFile(out, `${JSON.stringify(key.privateJwk)}\n`)
     await writePrivateFile(
-      out.replace(/\.jwk$/, '') + '.pub.jwk',
+      `${out.replace(/\.jwk$/, '')}.pub.jwk`,
       `${JSON.stringify(key.publicJwk)}\n`,
     )
     inv.io.out(
@@ -62,7 +62,7 @@ export const simKeygen: Command = {
     const key = await generateSimPlatformKey()
     await writePrivateFile(out, `${JSON.stringify(key.privateJwk)}\n`)
     await writePrivateFile(
-      out.replace(/\.jwk$/, '') + '.pub.jwk',
+      `${out.replace(/\.jwk$/, '')}.pub.jwk`,
       `${JSON.stringify(key.publicJwk)}\n`,
     )
     inv.io.out(

@@ -305,20 +305,26 @@ async function decryptResult(path: string, client: BrokerClient): Promise<DemoRe
 }
 
 function renderResult(result: DemoReport['result']): string {
-  const widths = result.columns.map((c, i) =>
-    Math.max(c.length, ...result.rows.map((r) => fmt(r[i]).length)),
+  const decimals = result.columns.map((_, i) =>
+    result.rows.some((r) => typeof r[i] === 'number' && !Number.isInteger(r[i])),
   )
-  const line = (cells: string[]) =>
-    `    ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`
-  return [
-    line(result.columns),
-    line(widths.map((w) => '─'.repeat(w))),
-    ...result.rows.map((r) => line(r.map(fmt))),
-  ].join('\n')
+  const cells = result.rows.map((r) => r.map((v, i) => fmt(v, decimals[i] === true)))
+  const widths = result.columns.map((c, i) =>
+    Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)),
+  )
+  const line = (row: string[]) =>
+    `    ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`
+  return [line(result.columns), line(widths.map((w) => '─'.repeat(w))), ...cells.map(line)].join(
+    '\n',
+  )
 }
 
-function fmt(v: unknown): string {
-  if (typeof v === 'number') return v.toLocaleString('en-US', { maximumFractionDigits: 2 })
+function fmt(v: unknown, decimals: boolean): string {
+  if (typeof v === 'number')
+    return v.toLocaleString(
+      'en-US',
+      decimals ? { minimumFractionDigits: 2, maximumFractionDigits: 2 } : {},
+    )
   if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v).toLocaleString('en-US')
   return String(v)
 }
