@@ -30,7 +30,9 @@ export const VECTOR_KEYS = {
  */
 export function haveVectors(t: TestContext): boolean {
   if (existsSync(new URL('data/', PARQUET_VECTORS))) return true
-  t.skip(`parquet-testing vectors absent (${PARQUET_VECTORS.pathname}): set SUBROSA_VECTORS or provide ../shared/vectors`)
+  t.skip(
+    `parquet-testing vectors absent (${PARQUET_VECTORS.pathname}): set SUBROSA_VECTORS or provide ../shared/vectors`,
+  )
   return false
 }
 
