@@ -68,13 +68,14 @@ export const audit: Command = {
   },
 }
 
-/** One line per audit entry, identifiers and decisions only. */
+/** One line per audit entry, identifiers and decisions only; sim attestations say INSECURE. */
 export function summarize(data: Record<string, unknown>): string {
   const keys = [
     'workload',
     'decision',
     'clause',
     'code',
+    'insecure',
     'key',
     'secret',
     'to',
@@ -82,8 +83,9 @@ export function summarize(data: Record<string, unknown>): string {
     'version',
     'owner',
   ]
-  return keys
+  const line = keys
     .filter((k) => data[k] !== undefined)
     .map((k) => `${k}=${String(data[k])}`)
     .join(' ')
+  return data.insecure === true ? `${line} (sim TEE: INSECURE)` : line
 }

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { systemClock, toHex } from '@subrosa/core'
 import { runJob } from '@subrosa/engine'
 import {
@@ -154,12 +155,23 @@ export const run: Command = {
   },
 }
 
+/** The file a command names: a path as given, or the first match in PATH. */
+function commandPath(command: string, io: Invocation['io']): string {
+  if (command.includes('/')) return resolve(io.cwd, command)
+  for (const dir of (io.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, command)
+    if (dir !== '' && existsSync(candidate)) return candidate
+  }
+  throw new CliError('ERR_CLI_USAGE', `Cannot find ${command} in PATH to measure it; pass --bundle`)
+}
+
 /** `subrosa launch` */
 export const launch: Command = {
   path: ['launch'],
   summary: 'Attest as a policy workload and start a command with the injected env and files.',
-  usage: '--policy <ns>/<policy>/<workload> --bundle <path> [options] -- <command> [args...]',
+  usage: '--policy <ns>/<policy>/<workload> [--bundle <path>] [options] -- <command> [args...]',
   description:
+    'The bundle measured is --bundle, or else the command file itself (looked up in PATH).\n' +
     'Files of the policy injection are written (0600) under a private scratch dir standing for /run/subrosa/,\n' +
     'env values naming /run/subrosa/ are rewritten to it, and the dir is removed when the command exits.\n' +
     "The exit code is the command's.",
@@ -172,19 +184,16 @@ export const launch: Command = {
   },
   async run(inv) {
     const policy = stringOption(inv, 'policy')
-    const bundle = stringOption(inv, 'bundle')
     const [command, ...args] = inv.rest
-    if (policy === undefined || bundle === undefined || command === undefined) {
+    if (policy === undefined || command === undefined) {
       throw new CliError(
         'ERR_CLI_USAGE',
-        'launch needs --policy, --bundle and -- <command> (see subrosa launch --help)',
+        'launch needs --policy and -- <command> (see subrosa launch --help)',
       )
     }
-    const { client, attested, measurement } = await attestAs(
-      inv,
-      policy,
-      resolve(inv.io.cwd, bundle),
-    )
+    const option = stringOption(inv, 'bundle')
+    const bundle = option === undefined ? commandPath(command, inv.io) : resolve(inv.io.cwd, option)
+    const { client, attested, measurement } = await attestAs(inv, policy, bundle)
     try {
       const summary = attestationSummary(attested, measurement)
       inv.io.err(

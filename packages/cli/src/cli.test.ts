@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict'
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { DuckDBInstance } from '@duckdb/node-api'
+import { toHex } from '@subrosa/core'
+import { measureBundlePath } from '@subrosa/launcher'
+import { ownerKeyId } from '@subrosa/protocol'
+import type { JWK } from 'jose'
+import { main } from './cli.ts'
+import { helpText, type Io } from './command.ts'
+import { COMMANDS } from './commands/index.ts'
+import { taxiDatasetSql } from './demo/dataset.ts'
+import { cliEntry } from './entry.ts'
+
+const entry = cliEntry()
+
+function capture(): Io & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = []
+  const stderr: string[] = []
+  return {
+    stdout,
+    stderr,
+    out: (t) => stdout.push(t),
+    err: (t) => stderr.push(t),
+    stderrIsTty: false,
+    env: {},
+    cwd: process.cwd(),
+  }
+}
+
+function run(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(entry.execPath, [...entry.execArgv, entry.main, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
+  })
+}
+
+function json(result: { status: number; stdout: string; stderr: string }): Record<string, unknown> {
+  assert.equal(result.status, 0, result.stderr)
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>
+}
+
+describe('subrosa command line', () => {
+  it('prints help for every command and lists them all', async () => {
+    const io = capture()
+    assert.equal(await main(['--help'], io), 0)
+    for (const c of COMMANDS) {
+      assert.ok(io.stdout.join('').includes(c.path.join(' ')), c.path.join(' '))
+      const one = capture()
+      assert.equal(await main([...c.path, '--help'], one), 0)
+      assert.equal(one.stdout.join(''), helpText(c))
+      assert.match(one.stdout.join(''), new RegExp(`^Usage: subrosa ${c.path.join(' ')}`))
+      if (c.json) assert.match(one.stdout.join(''), /--json/)
+    }
+  })
+
+  it('answers usage errors with ERR_CLI_USAGE and exit code 2', async () => {
+    for (const args of [
+      ['frobnicate'],
+      ['key', 'create', '--nope'],
+      ['key', 'create'],
+      ['demo', '--rows', 'many'],
+    ]) {
+      const io = capture()
+      assert.equal(await main(args, io), 2, args.join(' '))
+      assert.match(io.stderr.join(''), /ERR_CLI_USAGE/)
+    }
+    const io = capture()
+    assert.equal(
+      await main(
+        [
+          'key',
+          'create',
+          'a/b',
+          '--json',
+          '--owner-key',
+          '/nonexistent.jwk',
+          '--broker',
+          'https://127.0.0.1:1',
+          '--ca',
+          '/nonexistent.pem',
+        ],
+        io,
+      ),
+      1,
+    )
+    assert.equal(JSON.parse(io.stdout.join('')).error.code, 'ERR_CLI_FILE')
+  })
+})
+
+describe('the README walk-through, as processes against `subrosa broker start`', () => {
+  let dir: string
+  let broker: ChildProcessWithoutNullStreams
+  let brokerLog = ''
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subrosa-cli-'))
+    json(await run(['owner', 'keygen', '--json'], dir))
+    json(await run(['sim', 'keygen', '--json'], dir))
+    broker = spawn(
+      entry.execPath,
+      [
+        ...entry.execArgv,
+        entry.main,
+        'broker',
+        'start',
+        '--port',
+        '0',
+        '--allow-sim',
+        '--sim-trust',
+        'sim-platform.pub.jwk',
+        '--owner',
+        'owner.pub.jwk',
+      ],
+      { cwd: dir },
+    )
+    await new Promise<void>((resolve, reject) => {
+      broker.stdout.on('data', (d: Buffer) => {
+        brokerLog += d.toString()
+        if (brokerLog.includes('"broker-started"')) resolve()
+      })
+      broker.stderr.on('data', (d: Buffer) => {
+        brokerLog += d.toString()
+      })
+      broker.on('exit', () => reject(new Error(`broker exited: ${brokerLog}`)))
+    })
+  })
+
+  after(async () => {
+    if (broker.exitCode === null) {
+      broker.kill('SIGTERM')
+      await new Promise((r) => broker.on('exit', r))
+    }
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps keys private and the unseal key outside the data dir', async () => {
+    for (const f of ['owner.jwk', 'sim-platform.jwk', '.subrosa.unseal.key'])
+      assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600, f)
+    assert.ok(existsSync(join(dir, '.subrosa', 'ca.pem')))
+    assert.match(brokerLog, /INSECURE/)
+  })
+
+  it('creates keys, encrypts, applies a policy, runs a job, decrypts and audits', async () => {
+    assert.equal(
+      json(await run(['key', 'create', 'acme/taxi', '--json'], dir)).id,
+      'subrosa:acme/taxi',
+    )
+    json(await run(['key', 'create', 'acme/results', '--json'], dir))
+    const instance = await DuckDBInstance.create(':memory:')
+    const db = await instance.connect()
+    await db.run(
+      `COPY (${taxiDatasetSql(1000)}) TO '${join(dir, 'trips.parquet')}' (FORMAT parquet)`,
+    )
+    db.closeSync()
+    instance.closeSync()
+    json(
+      await run(
+        ['encrypt', 'trips.parquet', 'trips.pme.parquet', '--key', 'acme/taxi', '--json'],
+        dir,
+      ),
+    )
+    const inspected = json(await run(['parquet', 'inspect', 'trips.pme.parquet', '--json'], dir))
+    assert.equal(inspected.encrypted, true)
+    assert.match(JSON.stringify(inspected), /subrosa:acme\/taxi/)
+
+    await writeFile(
+      join(dir, 'job.yaml'),
+      'apiVersion: subrosa/v1\nkind: Job\nmetadata: { name: walk }\npolicy: acme/analytics/job\n' +
+        'inputs: { trips: { format: parquet, uri: trips.pme.parquet, key: acme/taxi } }\n' +
+        'query: SELECT VendorID, count(*) AS n FROM trips GROUP BY 1 ORDER BY 1\n' +
+        'outputs: { out: { format: parquet, uri: result.parquet, key: acme/results } }\n',
+    )
+    const measurement = toHex((await measureBundlePath(join(dir, 'job.yaml'))).measurement)
+    const owner = JSON.parse(await readFile(join(dir, 'owner.pub.jwk'), 'utf8')) as JWK
+    await writeFile(
+      join(dir, 'policy.yaml'),
+      `apiVersion: subrosa/v1\nkind: Policy\nmetadata: { namespace: acme, name: analytics }\nowners: { threshold: 1, keys: ["${await ownerKeyId(owner)}"] }\n` +
+        `workloads:\n  - name: job\n    accept: [{ tee: sim, measurement: "${measurement}" }]\n    keys: ["acme/taxi:unwrap", "acme/results:wrap"]\n`,
+    )
+    assert.equal(json(await run(['policy', 'apply', 'policy.yaml', '--json'], dir)).version, 1)
+    const ran = json(await run(['run', 'job.yaml', '--json'], dir))
+    assert.equal(ran.insecure, true)
+    assert.equal((ran.outputs as { rows: number }[])[0]?.rows, 2)
+    json(await run(['decrypt', 'result.parquet', 'result.plain.parquet', '--json'], dir))
+    assert.equal((await stat(join(dir, 'result.plain.parquet'))).mode & 0o777, 0o600)
+    const audit = json(await run(['audit', '--json'], dir))
+    assert.equal(audit.verified, true)
+    const text = await run(['audit'], dir)
+    assert.match(text.stdout, /attestation .*decision=allow.*insecure=true/)
+    assert.match(text.stdout, /Chain verified/)
+  })
+})
