@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { DuckDBBlobValue, DuckDBInstance } from '@duckdb/node-api'
+import { createInMemoryKms, encryptParquetWithKms, unwrapFooterKey } from '@subrosa/crypto'
+import { validateJob } from '@subrosa/policy'
+import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
+import { openDuckDb } from './duckdb-session.ts'
+import { runJob } from './run-job.ts'
+
+const kms = createInMemoryKms({
+  'subrosa:t/in': new Uint8Array(randomBytes(32)),
+  'subrosa:t/out': new Uint8Array(randomBytes(32)),
+})
+
+function job(query: string, extra: Record<string, unknown> = {}) {
+  return validateJob({
+    apiVersion: 'subrosa/v1',
+    kind: 'Job',
+    metadata: { name: 't' },
+    policy: 't/p/w',
+    inputs: { rides: { format: 'parquet', uri: 'in.parquet', key: 't/in' } },
+    query,
+    outputs: { out: { format: 'parquet', uri: 'out.parquet', key: 't/out' } },
+    ...extra,
+  })
+}
+
+describe('runJob', () => {
+  let dir: string
+  let scratch: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subrosa-engine-'))
+    scratch = join(dir, 'scratch')
+    await mkdir(scratch, { mode: 0o700 })
+    const instance = await DuckDBInstance.create(':memory:')
+    const db = await instance.connect()
+    await db.run(
+      `COPY (SELECT i AS id, i % 7 AS zone, 'v' || i AS label FROM range(50000) t(i)) TO '${join(dir, 'plain.parquet')}' (FORMAT parquet)`,
+    )
+    db.closeSync()
+    instance.closeSync()
+    const source = await openFileSource(join(dir, 'plain.parquet'))
+    const sink = await createAtomicFileSink(join(dir, 'in.parquet'))
+    await encryptParquetWithKms(source, sink, {
+      masterKeyId: 'subrosa:t/in',
+      kms,
+      kmsInstanceId: 'test',
+      kmsInstanceUrl: 'memory:',
+    })
+    await sink.commit()
+    await source.close()
+  })
+  after(() => rm(dir, { recursive: true, force: true }))
+
+  const ctx = () => ({
+    kms,
+    scratchDir: scratch,
+    baseDir: dir,
+    kmsInstance: { id: 'test', url: 'memory:' },
+  })
+
+  it('queries the encrypted input and writes a PME output under the output key', async () => {
+    const summary = await runJob(
+      job('SELECT zone, count(*) AS n, max(label) AS top FROM rides GROUP BY zone ORDER BY zone'),
+      ctx(),
+    )
+    assert.equal(summary.outputs[0]?.rows, 7)
+    assert.equal(summary.inputs[0]?.masterKeyId, 'subrosa:t/in')
+    const source = await openFileSource(join(dir, 'out.parquet'))
+    const { dek, masterKeyId } = await unwrapFooterKey(source, kms)
+    await source.close()
+    assert.equal(masterKeyId, 'subrosa:t/out')
+    const instance = await DuckDBInstance.create(':memory:')
+    const db = await instance.connect()
+    const rows = (
+      await db.runAndReadAll(
+        `SELECT sum(n)::INTEGER FROM read_parquet('${join(dir, 'out.parquet')}', encryption_config = {footer_key_value: $1::BLOB})`,
+        [new DuckDBBlobValue(dek)],
+      )
+    ).getRows()
+    db.closeSync()
+    instance.closeSync()
+    assert.equal(rows[0]?.[0], 50000)
+    assert.deepEqual(
+      (await readdir(scratch)).filter((f) => f.endsWith('.parquet')),
+      [],
+      'plaintext removed from scratch',
+    )
+  })
+
+  it('withholds data values from DuckDB errors, and keeps structural ones', async () => {
+    await assert.rejects(
+      runJob(job('SELECT CAST(label AS INTEGER) FROM rides'), ctx()),
+      (e: { code: string; message: string }) =>
+        e.code === 'ERR_ENGINE_QUERY' && !e.message.includes('v1') && /withheld/.test(e.message),
+    )
+    await assert.rejects(
+      runJob(job('SELECT nope FROM rides'), ctx()),
+      (e: { code: string; message: string }) =>
+        e.code === 'ERR_ENGINE_QUERY' && /Binder Error/.test(e.message),
+    )
+  })
+
+  it('cannot escape its sandbox: no other files, no settings changes, no extensions', async () => {
+    for (const q of [
+      "SELECT * FROM read_csv('/etc/passwd')",
+      "SELECT * FROM rides, (SELECT current_setting('lock_configuration')) WHERE 0 = 1 UNION ALL SELECT 1, 1, 'x', 'x' FROM read_text('/etc/hostname')",
+    ]) {
+      await assert.rejects(runJob(job(q), ctx()), { code: 'ERR_ENGINE_QUERY' })
+    }
+    await assert.rejects(runJob(job('SELECT 1; INSTALL httpfs'), ctx()), {
+      code: 'ERR_ENGINE_QUERY',
+    })
+    await assert.rejects(stat(join(dir, 'escape.parquet')))
+  })
+
+  it('refuses to spill unencrypted when a job outgrows its memory limit', async () => {
+    const big = job(
+      'SELECT count(*) FROM (SELECT md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS s FROM range(4000000) t(i) ORDER BY s)',
+      { limits: { memory: '64MB', threads: 1 } },
+    )
+    await assert.rejects(runJob(big, ctx()), { code: 'ERR_ENGINE_MEMORY' })
+    assert.deepEqual(await readdir(join(scratch, 'duckdb-tmp')), [], 'no spill file written')
+  })
+
+  it('refuses an input under another master key, before any unwrap', async () => {
+    let calls = 0
+    const counting = {
+      wrapKey: kms.wrapKey,
+      unwrapKey: async (w: string, id: string) => {
+        calls++
+        return kms.unwrapKey(w, id)
+      },
+    }
+    const wrong = job('SELECT 1', {
+      inputs: { rides: { format: 'parquet', uri: 'in.parquet', key: 't/other' } },
+    })
+    await assert.rejects(runJob(wrong, { ...ctx(), kms: counting }), {
+      code: 'ERR_ENGINE_KEY_MISMATCH',
+    })
+    assert.equal(calls, 0)
+  })
+})
+
+describe('openDuckDb', () => {
+  it('applies the hardening and locks it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'subrosa-duck-'))
+    const session = await openDuckDb({ scratchDir: dir, readablePaths: [] })
+    try {
+      const settings = (
+        await session.connection.runAndReadAll(
+          "SELECT name, value FROM duckdb_settings() WHERE name IN ('temp_file_encryption', 'enable_external_access', 'lock_configuration', 'autoload_known_extensions', 'autoinstall_known_extensions') ORDER BY name",
+        )
+      ).getRowObjectsJson()
+      assert.deepEqual(settings, [
+        { name: 'autoinstall_known_extensions', value: 'false' },
+        { name: 'autoload_known_extensions', value: 'false' },
+        { name: 'enable_external_access', value: 'false' },
+        { name: 'lock_configuration', value: 'true' },
+        { name: 'temp_file_encryption', value: 'true' },
+      ])
+      await assert.rejects(session.connection.run('SET enable_external_access = true'), /locked/)
+    } finally {
+      session.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
