@@ -10,6 +10,7 @@ import { toHex } from '@subrosa/core'
 import { measureBundlePath } from '@subrosa/launcher'
 import { ownerKeyId } from '@subrosa/protocol'
 import type { JWK } from 'jose'
+import { runCli } from './child.ts'
 import { main } from './cli.ts'
 import { helpText, type Io } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
@@ -32,27 +33,7 @@ function capture(): Io & { stdout: string[]; stderr: string[] } {
   }
 }
 
-function run(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(entry.execPath, [...entry.execArgv, entry.main, ...args], {
-      cwd,
-      env: { ...process.env, ...env },
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
-  })
-}
+const run = (args: string[], cwd: string) => runCli(entry, args, { cwd })
 
 function json(result: { status: number; stdout: string; stderr: string }): Record<string, unknown> {
   assert.equal(result.status, 0, result.stderr)

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -22,28 +21,12 @@ import {
   createOwnerKms,
   openFileSource,
 } from '@subrosa/sdk'
+import { runCli } from './child.ts'
 import { taxiDatasetSql } from './demo/dataset.ts'
 import { cliEntry } from './entry.ts'
 
 const entry = cliEntry()
-/** Run the CLI as a child process; async, because the broker under test runs in this process. */
-function cli(
-  args: string[],
-  cwd: string,
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(entry.execPath, [...entry.execArgv, entry.main, ...args], { cwd })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
-  })
-}
+const cli = (args: string[], cwd: string) => runCli(entry, args, { cwd })
 
 function jobYaml(input: string, inputKey: string): string {
   return `apiVersion: subrosa/v1

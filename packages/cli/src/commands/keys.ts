@@ -6,6 +6,18 @@ import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, writePrivateFile } from '../config.ts'
 import { CliError } from '../errors.ts'
 
+/** Write a private JWK (0600) to `out` and its public half beside it as `<out>.pub.jwk`. */
+async function writeKeyPair(
+  out: string,
+  key: { privateJwk: unknown; publicJwk: unknown },
+): Promise<void> {
+  await writePrivateFile(out, `${JSON.stringify(key.privateJwk)}\n`)
+  await writePrivateFile(
+    `${out.replace(/\.jwk$/, '')}.pub.jwk`,
+    `${JSON.stringify(key.publicJwk)}\n`,
+  )
+}
+
 /** `subrosa owner keygen` */
 export const ownerKeygen: Command = {
   path: ['owner', 'keygen'],
@@ -25,11 +37,7 @@ export const ownerKeygen: Command = {
   async run(inv) {
     const out = resolve(inv.io.cwd, stringOption(inv, 'out') ?? 'owner.jwk')
     const key = await generateOwnerKey()
-    await writePrivateFile(out, `${JSON.stringify(key.privateJwk)}\n`)
-    await writePrivateFile(
-      `${out.replace(/\.jwk$/, '')}.pub.jwk`,
-      `${JSON.stringify(key.publicJwk)}\n`,
-    )
+    await writeKeyPair(out, key)
     inv.io.out(
       inv.json
         ? JSON.stringify({ id: key.id, privateKeyFile: out })
@@ -60,11 +68,7 @@ export const simKeygen: Command = {
   async run(inv) {
     const out = resolve(inv.io.cwd, stringOption(inv, 'out') ?? 'sim-platform.jwk')
     const key = await generateSimPlatformKey()
-    await writePrivateFile(out, `${JSON.stringify(key.privateJwk)}\n`)
-    await writePrivateFile(
-      `${out.replace(/\.jwk$/, '')}.pub.jwk`,
-      `${JSON.stringify(key.publicJwk)}\n`,
-    )
+    await writeKeyPair(out, key)
     inv.io.out(
       inv.json
         ? JSON.stringify({ thumbprint: key.thumbprint, privateKeyFile: out, insecure: true })

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,6 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { fromBase64Url, toBase64, toBase64Url, toHex, utf8 } from '@subrosa/core'
 import { openSecret, unwrapFooterKey } from '@subrosa/crypto'
 import { createOwnerKms, openFileSource } from '@subrosa/sdk'
+import { lastJson, runCli } from '../child.ts'
 import { cliEntry } from '../entry.ts'
 import { DEMO_QUERY, taxiDatasetSql } from './dataset.ts'
 import { type DemoReport, runDemo } from './run-demo.ts'
@@ -180,14 +180,10 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
     )
   })
 
-  it('runs as `subrosa demo --json` and exits 0', () => {
-    const res = spawnSync(
-      process.execPath,
-      [...entry.execArgv, entry.main, 'demo', '--rows', '500', '--json'],
-      { encoding: 'utf8', timeout: 240_000 },
-    )
+  it('runs as `subrosa demo --json` and exits 0', async () => {
+    const res = await runCli(entry, ['demo', '--rows', '500', '--json'])
     assert.equal(res.status, 0, res.stderr)
-    const out = JSON.parse(res.stdout.trim().split('\n').at(-1) as string) as DemoReport
+    const out = lastJson(res.stdout) as unknown as DemoReport
     assert.equal(out.ok, true)
     assert.equal(existsSync(out.dir), false, 'temp working dir removed')
   })

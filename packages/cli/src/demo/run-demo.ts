@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { appendFileSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -20,6 +19,7 @@ import {
   openFileSource,
   readAudit,
 } from '@subrosa/sdk'
+import { lastJson, runCli } from '../child.ts'
 import type { CliEntry } from '../entry.ts'
 import { DEMO_QUERY, taxiDatasetSql } from './dataset.ts'
 import { demoJobYaml, demoPolicyYaml } from './files.ts'
@@ -348,8 +348,6 @@ async function runChild(
   log: (line: string) => void,
 ): Promise<ChildResult> {
   const args = [
-    ...entry.execArgv,
-    entry.main,
     'run',
     join(bundle, 'job.yaml'),
     '--bundle',
@@ -360,26 +358,9 @@ async function runChild(
     paths.simKey,
     '--json',
   ]
-  const child = spawn(entry.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SUBROSA_SIM_KEY: paths.simKey },
+  const { status, stdout, stderr } = await runCli(entry, args, {
+    env: { SUBROSA_SIM_KEY: paths.simKey },
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString()
-  })
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
-  log(`exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`)
-  const lastLine = stdout.trim().split('\n').at(-1) ?? ''
-  let json: ChildResult['json']
-  try {
-    json = JSON.parse(lastLine) as ChildResult['json']
-  } catch {
-    json = undefined
-  }
-  return { code, json, stderr }
+  log(`exit ${status}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`)
+  return { code: status, json: lastJson(stdout), stderr }
 }
