@@ -22,7 +22,7 @@ import {
   moduleLength,
 } from './modules.ts'
 import { decodeStruct, encodeStruct, i32, removeField, setField } from './thrift-compact.ts'
-import type { ChunkResult } from './transcode.ts'
+import type { ChunkResult, ParquetTranscodeStats } from './transcode.ts'
 import { readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
 
 export type ParquetDecryptOptions = {
@@ -33,15 +33,8 @@ export type ParquetDecryptOptions = {
   onProgress?: (done: number, total: number) => void
 }
 
-/** Counts of a transcode; byte counts are whole-file sizes. */
-export type ParquetDecryptStats = {
-  rows: number
-  rowGroups: number
-  columns: number
-  pages: number
-  encryptedBytes: number
-  plaintextBytes: number
-}
+/** Counts of the transcode. */
+export type ParquetDecryptStats = ParquetTranscodeStats
 
 type Where = { rowGroup: number; column: number; page: number; module: string }
 

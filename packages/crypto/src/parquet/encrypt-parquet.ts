@@ -17,6 +17,7 @@ import {
 } from './metadata.ts'
 import { encryptModule, MAX_ORDINAL, MODULE_TYPE, moduleAad } from './modules.ts'
 import { encodeStruct, i32, removeField, setField } from './thrift-compact.ts'
+import type { ParquetTranscodeStats } from './transcode.ts'
 import { readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
 
 export type ParquetEncryptOptions = {
@@ -30,15 +31,8 @@ export type ParquetEncryptOptions = {
   onProgress?: (done: number, total: number) => void
 }
 
-/** Counts of a transcode; byte counts are whole-file sizes. */
-export type ParquetEncryptStats = {
-  rows: number
-  rowGroups: number
-  columns: number
-  pages: number
-  plaintextBytes: number
-  encryptedBytes: number
-}
+/** Counts of the transcode. */
+export type ParquetEncryptStats = ParquetTranscodeStats
 
 /**
  * Transcode a plaintext Parquet file (PAR1) into Parquet Modular Encryption: uniform

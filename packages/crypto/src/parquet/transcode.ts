@@ -22,6 +22,16 @@ import {
   type ThriftStruct,
 } from './thrift-compact.ts'
 
+/** Counts of a transcode (either direction); byte counts are whole-file sizes. */
+export type ParquetTranscodeStats = {
+  rows: number
+  rowGroups: number
+  columns: number
+  pages: number
+  plaintextBytes: number
+  encryptedBytes: number
+}
+
 export type ChunkContext = {
   rowGroup: number
   column: number
