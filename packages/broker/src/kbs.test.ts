@@ -282,6 +282,20 @@ describe('KBS workload API', () => {
       payload: { version: '0.0.1', tee: 'sim', 'extra-params': { workload: 'acme/analytics/job' } },
     })
     assert.equal(old.json().code, 'ERR_KBS_VERSION')
+    const noWorkload = await tb.app.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: { version: '0.1.1', tee: 'sim', 'extra-params': { workload: '../../etc' } },
+    })
+    assert.equal(noWorkload.json().code, 'ERR_PROTOCOL_MALFORMED')
+    const huge = await tb.app.inject({
+      method: 'POST',
+      url: '/kbs/v0/attest',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"a":"${'x'.repeat(2 << 20)}"}`,
+    })
+    assert.equal(huge.statusCode, 413)
+    assert.equal(huge.json().code, 'ERR_PROTOCOL_MALFORMED')
     const noAuth = await tb.app.inject({ method: 'GET', url: '/kbs/v0/workload' })
     assert.equal(noAuth.json().code, 'ERR_BROKER_UNAUTHENTICATED')
   })

@@ -8,6 +8,7 @@ import {
   authRequestSchema,
   type EarClaims,
   KBS_PROTOCOL_VERSION,
+  ProtocolError,
   parseWire,
   reportDataFor,
   signEarToken,
@@ -48,14 +49,19 @@ export async function startSession(
       ? (extra as Record<string, unknown>).workload
       : undefined
   if (typeof workload !== 'string' || !WORKLOAD_REF.test(workload)) {
-    throw new BrokerError(
-      'ERR_BROKER_NOT_FOUND',
+    throw new ProtocolError(
+      'ERR_PROTOCOL_MALFORMED',
       'extra-params.workload must name <namespace>/<policy>/<workload>',
     )
   }
   const sessionId = randomId(ctx.random, 32)
   const nonce = randomId(ctx.random, 32)
   const now = ctx.clock()
+  // Sessions outlive their nonce only to back cookie-authenticated resource calls for as long as
+  // a token would; older ones are dropped so that unauthenticated auth calls cannot grow the table.
+  await ctx.db.query('DELETE FROM kbs_sessions WHERE expires_at < $1', [
+    new Date(now.getTime() - ctx.tokenTtlSeconds * 1000),
+  ])
   await ctx.db.query(
     'INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
     [

@@ -1,5 +1,5 @@
 import { ATTEST_ERRORS } from '@subrosa/attest'
-import { BROKER_ERRORS, statusOf } from '@subrosa/broker'
+import { BROKER_ERRORS, HTTP_STATUS } from '@subrosa/broker'
 import { CORE_ERRORS } from '@subrosa/core'
 import { CRYPTO_ERRORS } from '@subrosa/crypto'
 import { ENGINE_ERRORS } from '@subrosa/engine'
@@ -45,7 +45,7 @@ export function errorsMarkdown(): string {
   for (const { pkg, codes } of ERROR_CATALOG) {
     lines.push(`## ${pkg}`, '', '| code | HTTP | meaning |', '| --- | --- | --- |')
     for (const [code, meaning] of Object.entries(codes))
-      lines.push(`| \`${code}\` | ${statusOf(code)} | ${meaning} |`)
+      lines.push(`| \`${code}\` | ${HTTP_STATUS[code] ?? '—'} | ${meaning} |`)
     lines.push('')
   }
   lines.push(
