@@ -1,4 +1,3 @@
-import { concatBytes } from '@subrosa/core'
 import { CryptoError } from '../errors.ts'
 import { type ByteSink, type ByteSource, outputWriter, type RangeReader } from './byte-io.ts'
 import { type KeyRetriever, openEncryptedFooter, PAR1 } from './footer.ts'
@@ -6,13 +5,11 @@ import {
   COLUMN_CHUNK,
   columnChunksOf,
   FILE_META_DATA,
-  numRows,
   PAGE_HEADER,
   PAGE_TYPE,
   readColumnCryptoMetaData,
   readPageHeader,
   rowGroupsOf,
-  schemaColumns,
 } from './metadata.ts'
 import {
   decryptModuleBody,
@@ -23,7 +20,7 @@ import {
 } from './modules.ts'
 import { decodeStruct, encodeStruct, i32, removeField, setField } from './thrift-compact.ts'
 import type { ChunkResult, ParquetTranscodeStats } from './transcode.ts'
-import { readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
+import { finishFile, readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
 
 export type ParquetDecryptOptions = {
   /** Returns the footer key for FileCryptoMetaData.key_metadata. */
@@ -185,17 +182,7 @@ export async function decryptParquet(
   })
   removeField(fileMetaData, FILE_META_DATA.encryptionAlgorithm)
   removeField(fileMetaData, FILE_META_DATA.footerSigningKeyMetadata)
-  const plain = encodeStruct(fileMetaData)
-  const length = new Uint8Array(4)
-  new DataView(length.buffer).setUint32(0, plain.length, true)
-  await out.write(concatBytes(plain, length, PAR1))
-  await out.flush()
-  return {
-    rows: numRows(fileMetaData),
-    rowGroups: rowGroupsOf(fileMetaData).length,
-    columns: schemaColumns(fileMetaData).length,
-    pages,
+  return finishFile(out, encodeStruct(fileMetaData), PAR1, fileMetaData, pages, {
     encryptedBytes: source.size,
-    plaintextBytes: out.position,
-  }
+  })
 }

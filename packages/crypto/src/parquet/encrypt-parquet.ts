@@ -8,17 +8,14 @@ import {
   ENCRYPTION_WITH_FOOTER_KEY,
   encodeFileCryptoMetaData,
   FILE_META_DATA,
-  numRows,
   PAGE_HEADER,
   PAGE_TYPE,
   readPageHeader,
-  rowGroupsOf,
-  schemaColumns,
 } from './metadata.ts'
 import { encryptModule, MAX_ORDINAL, MODULE_TYPE, moduleAad } from './modules.ts'
 import { encodeStruct, i32, removeField, setField } from './thrift-compact.ts'
 import type { ParquetTranscodeStats } from './transcode.ts'
-import { readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
+import { finishFile, readPlainPageHeader, transcodeRowGroups } from './transcode.ts'
 
 export type ParquetEncryptOptions = {
   /** AES key (16, 24 or 32 bytes) for the footer and every column (uniform encryption). */
@@ -151,16 +148,7 @@ export async function encryptParquet(
     random,
   )
   const crypto = encodeFileCryptoMetaData(fileAad, options.footerKeyMetadata)
-  const length = new Uint8Array(4)
-  new DataView(length.buffer).setUint32(0, crypto.length + footer.length, true)
-  await out.write(concatBytes(crypto, footer, length, PARE))
-  await out.flush()
-  return {
-    rows: numRows(fileMetaData),
-    rowGroups: rowGroupsOf(fileMetaData).length,
-    columns: schemaColumns(fileMetaData).length,
-    pages,
+  return finishFile(out, concatBytes(crypto, footer), PARE, fileMetaData, pages, {
     plaintextBytes: source.size,
-    encryptedBytes: out.position,
-  }
+  })
 }

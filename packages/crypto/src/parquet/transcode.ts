@@ -1,3 +1,4 @@
+import { concatBytes } from '@subrosa/core'
 import { CryptoError } from '../errors.ts'
 import { type ByteSource, type OutputWriter, type RangeReader, rangeReader } from './byte-io.ts'
 import {
@@ -5,8 +6,10 @@ import {
   COLUMN_META_DATA,
   chunkRange,
   columnChunksOf,
+  numRows,
   ROW_GROUP,
   rowGroupsOf,
+  schemaColumns,
   toOffset,
 } from './metadata.ts'
 import { MAX_ORDINAL } from './modules.ts'
@@ -30,6 +33,33 @@ export type ParquetTranscodeStats = {
   pages: number
   plaintextBytes: number
   encryptedBytes: number
+}
+
+/**
+ * End a transcoded file: the footer region (FileMetaData, or FileCryptoMetaData and the
+ * encrypted footer), its 4-byte little-endian length and the magic; then the counts.
+ */
+export async function finishFile(
+  out: OutputWriter,
+  footer: Uint8Array,
+  magic: Uint8Array,
+  fileMetaData: ThriftStruct,
+  pages: number,
+  sizes: { plaintextBytes: number } | { encryptedBytes: number },
+): Promise<ParquetTranscodeStats> {
+  const length = new Uint8Array(4)
+  new DataView(length.buffer).setUint32(0, footer.length, true)
+  await out.write(concatBytes(footer, length, magic))
+  await out.flush()
+  const written = out.position
+  return {
+    rows: numRows(fileMetaData),
+    rowGroups: rowGroupsOf(fileMetaData).length,
+    columns: schemaColumns(fileMetaData).length,
+    pages,
+    plaintextBytes: 'plaintextBytes' in sizes ? sizes.plaintextBytes : written,
+    encryptedBytes: 'encryptedBytes' in sizes ? sizes.encryptedBytes : written,
+  }
 }
 
 export type ChunkContext = {
