@@ -1,4 +1,14 @@
-export type { Claims, SimClaims, TeeType } from './claims.ts'
+export type {
+  Claims,
+  ClaimsSource,
+  SgxClaims,
+  SimClaims,
+  SnpClaims,
+  SnpTcb,
+  TcbStatus,
+  TdxClaims,
+  TeeType,
+} from './claims.ts'
 export { ATTEST_ERRORS, AttestError, type AttestErrorCode } from './errors.ts'
 export { type BundleFile, measureBundle } from './sim/measure-bundle.ts'
 export {
