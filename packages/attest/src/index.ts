@@ -10,6 +10,7 @@ export type {
   TeeType,
 } from './claims.ts'
 export { ATTEST_ERRORS, AttestError, type AttestErrorCode } from './errors.ts'
+export { primaryMeasurement } from './measurement.ts'
 export { type BundleFile, measureBundle } from './sim/measure-bundle.ts'
 export {
   createSimEvidence,

@@ -1,4 +1,4 @@
-import { type Claims, verifyEvidence } from '@subrosa/attest'
+import { type Claims, primaryMeasurement, verifyEvidence } from '@subrosa/attest'
 import { type BaseError, isSubrosaError, toHex } from '@subrosa/core'
 import { evaluatePolicy, PolicyError, type Workload } from '@subrosa/policy'
 import {
@@ -161,7 +161,7 @@ export async function attest(
         ...audit,
         decision: 'allow',
         clause: decision.clause,
-        measurement: claims.measurement,
+        measurement: primaryMeasurement(claims),
         insecure: claims.insecure,
         policyVersion: stored.version,
         policyHash: stored.hash,
@@ -180,7 +180,7 @@ export async function attest(
         code: isSubrosaError(error) ? (error as BaseError).code : 'ERR_BROKER_INTERNAL',
         ...(denied ? { clause: String(error.details?.clause) } : {}),
         ...(claims !== undefined
-          ? { measurement: claims.measurement, insecure: claims.insecure }
+          ? { measurement: primaryMeasurement(claims), insecure: claims.insecure }
           : {}),
       },
     })

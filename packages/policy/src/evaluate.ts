@@ -1,6 +1,7 @@
 import type { Claims } from '@subrosa/attest'
 import { PolicyError } from './errors.ts'
-import type { AcceptClause, Policy } from './schema.ts'
+import { clauseMismatch } from './match.ts'
+import type { Policy } from './schema.ts'
 
 /** The outcome of {@link evaluatePolicy}: which clause decided, and why. */
 export type Decision =
@@ -55,23 +56,10 @@ export function evaluatePolicy(
     ])
   const reasons: string[] = []
   for (const [i, clause] of workload.accept.entries()) {
-    const why = mismatch(clause, claims)
+    const why = clauseMismatch(clause, claims)
     if (why === undefined)
       return { allow: true, workload: workloadName, clause: `${at}.accept[${i}]`, reasons: [] }
     reasons.push(`accept[${i}]: ${why}`)
   }
   return deny(`${at}.accept`, reasons)
-}
-
-function mismatch(clause: AcceptClause, claims: Claims): string | undefined {
-  const tee: string = clause.tee
-  if (clause.tee !== claims.tee) return `needs tee ${tee}, the evidence is ${claims.tee}`
-  if (clause.tee === 'sim') {
-    if (!clause.measurement.includes(claims.measurement))
-      return `measurement ${claims.measurement} is not accepted`
-    if (clause.minSvn !== undefined && claims.svn < clause.minSvn)
-      return `svn ${claims.svn} is below ${clause.minSvn}`
-    return undefined
-  }
-  return `no verifier yields ${tee} claims yet`
 }

@@ -1,3 +1,4 @@
+export { type ClaimRule, TCB_STATUSES } from './accept.ts'
 export { formatPath } from './document.ts'
 export { POLICY_ERRORS, PolicyError, type PolicyErrorCode } from './errors.ts'
 export { type Decision, evaluatePolicy } from './evaluate.ts'
@@ -17,7 +18,6 @@ export {
   type Policy,
   policySchema,
   type SecretSpec,
-  TCB_STATUSES,
   type Workload,
 } from './schema.ts'
 export {

@@ -173,7 +173,7 @@ describe('evaluatePolicy', () => {
     assert.equal(d.allow, false)
     assert.equal(d.clause, 'workloads[0].accept')
     assert.equal(d.reasons.length, 4)
-    assert.match(d.reasons[2] as string, /measurement .* is not accepted/)
+    assert.match(d.reasons[2] as string, /measurement: .* is not accepted/)
   })
 
   it('denies sim unless the broker allows it, debug unless the workload does, and low SVNs', () => {

@@ -1,70 +1,12 @@
 import { posix } from 'node:path'
 import { z } from 'zod'
+import { acceptClause } from './accept.ts'
 import { templateProblem, templateSecretNames } from './templates.ts'
 
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 const label = z
   .string()
   .regex(LABEL, 'must be a DNS label: lower-case letters, digits and -, at most 63 characters')
-const hex = (bytes: number) =>
-  z
-    .string()
-    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
-    .transform((s) => s.toLowerCase())
-const oneOrMany = <T extends z.ZodType>(item: T) =>
-  z
-    .union([item, z.array(item).min(1)])
-    .transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[])
-
-export const TCB_STATUSES = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-] as const
-const tcb = z.array(z.enum(TCB_STATUSES)).min(1)
-const svn = z.number().int().min(0)
-
-const simClause = z.strictObject({
-  tee: z.literal('sim'),
-  measurement: oneOrMany(hex(48)),
-  minSvn: svn.optional(),
-})
-const sgxClause = z.strictObject({
-  tee: z.literal('sgx'),
-  mrenclave: oneOrMany(hex(32)),
-  mrsigner: hex(32).optional(),
-  isvProdId: svn.optional(),
-  minIsvSvn: svn.optional(),
-  tcb: tcb.optional(),
-})
-const tdxClause = z.strictObject({
-  tee: z.literal('tdx'),
-  mrtd: hex(48),
-  rtmr0: hex(48).optional(),
-  rtmr1: hex(48).optional(),
-  rtmr2: hex(48).optional(),
-  rtmr3: hex(48).optional(),
-  tcb: tcb.optional(),
-})
-const snpClause = z.strictObject({
-  tee: z.literal('snp'),
-  measurement: hex(48),
-  minTcb: z
-    .strictObject({
-      bootloader: svn.optional(),
-      tee: svn.optional(),
-      snp: svn.optional(),
-      microcode: svn.optional(),
-    })
-    .optional(),
-  tcb: tcb.optional(),
-})
-const acceptClause = z.discriminatedUnion('tee', [simClause, sgxClause, tdxClause, snpClause])
-
 const injectPath = z
   .string()
   .refine(
