@@ -73,7 +73,7 @@ export function makeCertificate(spec: CertificateSpec): Uint8Array {
     toArrayBuffer(spec.publicKey.export({ format: 'der', type: 'spki' })),
   ).result
   const serial = randomBytes(16)
-  serial[0] = (serial[0] as number) & 0x7f
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40 // positive, minimal DER INTEGER
   // keyCertSign + cRLSign for CAs, digitalSignature for leaves.
   const usage = spec.ca ? new Uint8Array([0x01, 0x06]) : new Uint8Array([0x07, 0x80])
   const tbs = new asn1js.Sequence({
