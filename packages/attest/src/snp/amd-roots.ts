@@ -383,7 +383,7 @@ SUxr
 `
 
 /** The pinned AMD roots: ARK, ASK and ASVK of Milan, Genoa and Turin. */
-export const AMD_ROOTS: SnpRoots = Object.freeze({
+export const AMD_ROOTS: Readonly<Record<SnpProduct, Required<SnpRootSet>>> = Object.freeze({
   Milan: Object.freeze({ ark: ARK_MILAN, ask: ASK_MILAN, asvk: ASVK_MILAN }),
   Genoa: Object.freeze({ ark: ARK_GENOA, ask: ASK_GENOA, asvk: ASVK_GENOA }),
   Turin: Object.freeze({ ark: ARK_TURIN, ask: ASK_TURIN, asvk: ASVK_TURIN }),

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AttestError } from '../errors.ts'
+import { extensionValue, parseCertificate } from '../x509/index.ts'
 import { parseSnpReport } from './report.ts'
 import { vekExtensions } from './test-pki.ts'
 import { haveVectors, readVector, VECTORS } from './test-vectors.ts'
@@ -67,6 +68,7 @@ function syntheticReport(version: number): Uint8Array {
 }
 
 const ITERATIONS = 100_000
+const CERT_ITERATIONS = 5_000
 
 describe('fuzz', () => {
   it(`parseSnpReport: ${ITERATIONS} random and mutated inputs`, (t) => {
@@ -129,5 +131,26 @@ describe('fuzz', () => {
       `${ITERATIONS} extension sets in ${ms.toFixed(0)} ms: ${tally.ok} decoded, ${tally.error} refused`,
     )
     assert.ok(tally.ok > 0 && tally.error > 0)
+  })
+
+  it(`VCEK/VLEK certificates: ${CERT_ITERATIONS} mutated DER through parseCertificate and the decoder`, (t) => {
+    const names = ['trustee/test-vcek.der', 'trustee/test-vlek.der', 'go-sev-guest/vcek.testcer']
+    if (!haveVectors(t, ...names)) return
+    const seeds = names.map(readVector)
+    const m = mutator(0xce_47)
+    const tally = { ok: 0, error: 0 }
+    const started = performance.now()
+    for (let i = 0; i < CERT_ITERATIONS; i++) {
+      const input = m.mutate(m.pick(seeds))
+      const decode = () => {
+        const cert = parseCertificate(input)
+        decodeVekExtensions((oid) => extensionValue(cert, oid))
+      }
+      tally[mustBeAttestError(decode, () => `iteration ${i}`)]++
+    }
+    const ms = performance.now() - started
+    t.diagnostic(
+      `${CERT_ITERATIONS} certificates in ${ms.toFixed(0)} ms: ${tally.ok} decoded, ${tally.error} refused`,
+    )
   })
 })

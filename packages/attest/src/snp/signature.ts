@@ -21,6 +21,7 @@ function toBigEndian48(littleEndian: Uint8Array): Uint8Array | undefined {
  * Verify the report's ECDSA P-384 / SHA-384 signature over bytes 0x000..0x29F with the VCEK or
  * VLEK public key. R and S are converted from 72-byte little-endian to IEEE P1363 `r‖s`.
  *
+ * @example verifySnpReportSignature(parseSnpReport(bytes), vek.x509.publicKey)
  * @throws AttestError `ERR_ATTEST_SIGNATURE` when the key is not a P-384 key, when R or S does
  * not fit 48 bytes, or when the signature does not verify.
  */

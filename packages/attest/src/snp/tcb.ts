@@ -53,6 +53,7 @@ export function decodeSnpTcb(bytes: Uint8Array, product: SnpProduct): SnpTcb {
  *
  * @throws AttestError `ERR_ATTEST_MALFORMED` when a component is not a byte, or `fmc` is given
  * for Milan/Genoa or missing for Turin.
+ * @example encodeSnpTcb({ bootloader: 3, tee: 0, snp: 8, microcode: 115 }, 'Milan') // 03 00 00 00 00 00 08 73
  */
 export function encodeSnpTcb(tcb: SnpTcb, product: SnpProduct): Uint8Array {
   const out = new Uint8Array(TCB_SIZE)
@@ -91,6 +92,7 @@ export function snpTcbComponents(product: SnpProduct): readonly (keyof SnpTcb)[]
  * True when every component of `tcb` is at least the one in `minimum` (components absent from
  * `minimum` are not compared; a component required by `minimum` but absent from `tcb` fails).
  * SEV-SNP has no TCB status: policies compare minima, component-wise.
+ * @example snpTcbAtLeast(claims.reportedTcb, { snp: 8, microcode: 115 })
  */
 export function snpTcbAtLeast(tcb: SnpTcb, minimum: Partial<SnpTcb>): boolean {
   for (const key of ['fmc', 'bootloader', 'tee', 'snp', 'microcode'] as const) {
@@ -105,6 +107,7 @@ export function snpTcbAtLeast(tcb: SnpTcb, minimum: Partial<SnpTcb>): boolean {
 /**
  * The product of a CPUID family and model as carried by v3+ reports: family 0x19 models 0x0X
  * Milan, 0x1X and 0xAX Genoa; family 0x1A Turin. Returns undefined for anything else.
+ * @example productFromCpuid(0x19, 0x11) // 'Genoa'
  */
 export function productFromCpuid(family: number, model: number): SnpProduct | undefined {
   if (family === CPUID_FAMILY_ZEN5) return 'Turin'
@@ -118,6 +121,7 @@ export function productFromCpuid(family: number, model: number): SnpProduct | un
 /**
  * The product of a VCEK/VLEK `productName` extension ("Milan-B0", "Genoa", "Turin-B1"): the
  * part before the stepping. Returns undefined for an unknown name.
+ * @example productFromName('Milan-B0') // 'Milan'
  */
 export function productFromName(name: string): SnpProduct | undefined {
   const base = name.split('-', 1)[0]
