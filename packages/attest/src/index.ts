@@ -21,4 +21,12 @@ export {
   type VerifySimOptions,
   verifySimEvidence,
 } from './sim/sim-evidence.ts'
-export { type VerifyEvidenceOptions, verifyEvidence } from './verify-evidence.ts'
+export * from './snp/index.ts'
+export * from './token/index.ts'
+export {
+  type AmdVekRequest,
+  type EvidenceVerdict,
+  type VerifyEvidenceOptions,
+  verifyEvidence,
+} from './verify-evidence.ts'
+export * from './x509/index.ts'

@@ -1,32 +1,147 @@
+import { fromBase64, toHex } from '@subrosa/core'
 import type { JWK } from 'jose'
 import type { Claims } from './claims.ts'
 import { AttestError } from './errors.ts'
 import { verifySimEvidence } from './sim/sim-evidence.ts'
+import { parseSnpReport, type SnpProduct, verifySnpReport } from './snp/index.ts'
+import { type TrustedIssuer, verifyAttestationToken } from './token/index.ts'
 
-/** Trust roots and time for {@link verifyEvidence}; one entry per TEE kind. */
+/** What the AMD side needs from a collateral source to verify a report without its VEK. */
+export type AmdVekRequest = {
+  readonly product: SnpProduct | undefined
+  readonly chipId: string
+  readonly reportedTcb: string
+  readonly signingKey: 'vcek' | 'vlek' | 'none'
+}
+
+/** Trust roots, collateral sources and time for {@link verifyEvidence}; one entry per kind. */
 export type VerifyEvidenceOptions = {
   readonly now: Date
   /** Trusted sim platform public keys; sim evidence is refused when absent. */
   readonly sim?: { readonly trustedKeys: readonly JWK[]; readonly maxAgeSeconds?: number }
+  /** SEV-SNP: where to find the VEK when the evidence does not carry it, and AMD's CRL. */
+  readonly amd?: {
+    readonly vek?: (request: AmdVekRequest) => Promise<Uint8Array | string>
+    readonly crl?: (product: SnpProduct) => Promise<Uint8Array | undefined>
+    readonly product?: SnpProduct
+  }
+  /** Passport mode: trusted token issuers. */
+  readonly tokens?: { readonly issuers: readonly TrustedIssuer[]; readonly audience?: string }
+}
+
+/** Verified claims, and the facts a verdict explanation needs (no secrets). */
+export type EvidenceVerdict = {
+  readonly claims: Claims
+  readonly details: Readonly<Record<string, string | number | boolean | readonly string[]>>
 }
 
 /**
- * Verify evidence of the given TEE kind and return normalized claims. The caller still has to
- * check report_data binding and evaluate a policy.
+ * Verify evidence of the given kind (`sim`, `sgx`, `tdx`, `snp`, `token`) in its KBS wire form and
+ * return normalized claims. The caller still checks report_data binding and evaluates a policy.
  *
- * @throws AttestError `ERR_ATTEST_UNSUPPORTED_TEE` for kinds without a verifier (or sim without
- * trusted keys), and whatever the kind's verifier throws.
+ * @throws AttestError `ERR_ATTEST_UNSUPPORTED_TEE` for kinds without a configured verifier,
+ * `ERR_ATTEST_MALFORMED` for a wire form that does not fit, and whatever the kind's verifier throws.
  */
 export async function verifyEvidence(
   tee: string,
   evidence: unknown,
   options: VerifyEvidenceOptions,
-): Promise<Claims> {
-  if (tee === 'sim' && options.sim !== undefined) {
-    return verifySimEvidence(evidence, { now: options.now, ...options.sim })
+): Promise<EvidenceVerdict> {
+  switch (tee) {
+    case 'sim': {
+      if (options.sim === undefined) break
+      const claims = await verifySimEvidence(evidence, { now: options.now, ...options.sim })
+      return { claims, details: { insecure: true } }
+    }
+    case 'snp':
+      return verifySnp(evidence, options)
+    case 'token': {
+      if (options.tokens === undefined) break
+      const token = typeof evidence === 'string' ? evidence : field(evidence, 'token')
+      const verdict = await verifyAttestationToken(token, {
+        issuers: options.tokens.issuers,
+        now: options.now,
+        ...(options.tokens.audience === undefined ? {} : { audience: options.tokens.audience }),
+      })
+      return {
+        claims: verdict.claims,
+        details: {
+          issuer: verdict.issuer,
+          kind: verdict.kind,
+          expiresAt: verdict.expiresAt.toISOString(),
+        },
+      }
+    }
   }
   throw new AttestError(
     'ERR_ATTEST_UNSUPPORTED_TEE',
     `No verifier is configured for TEE ${JSON.stringify(tee)}`,
   )
+}
+
+async function verifySnp(
+  evidence: unknown,
+  options: VerifyEvidenceOptions,
+): Promise<EvidenceVerdict> {
+  const report = bytesField(evidence, 'report')
+  const parsed = parseSnpReport(report)
+  const given = optionalField(evidence, 'vek')
+  let vek: Uint8Array | string | undefined =
+    given === undefined ? undefined : given.includes('BEGIN') ? given : bytesOf(given, 'vek')
+  if (vek === undefined && options.amd?.vek !== undefined) {
+    vek = await options.amd.vek({
+      product: parsed.product ?? options.amd.product,
+      chipId: toHex(parsed.chipId),
+      reportedTcb: toHex(parsed.tcb.reported),
+      signingKey: parsed.signingKey,
+    })
+  }
+  if (vek === undefined) {
+    throw new AttestError(
+      'ERR_ATTEST_COLLATERAL',
+      'No VCEK/VLEK for this SEV-SNP report: the evidence carries none and no source is configured',
+    )
+  }
+  const product = parsed.product ?? options.amd?.product
+  const crl = product === undefined ? undefined : await options.amd?.crl?.(product)
+  const verdict = verifySnpReport(report, {
+    vek,
+    now: options.now,
+    ...(crl === undefined ? {} : { crl }),
+    ...(options.amd?.product === undefined ? {} : { product: options.amd.product }),
+  })
+  return {
+    claims: verdict.claims,
+    details: { product: verdict.product, signingKey: verdict.signingKey, crl: verdict.crl },
+  }
+}
+
+function field(evidence: unknown, name: string): string {
+  const value = optionalField(evidence, name)
+  if (value === undefined)
+    throw new AttestError('ERR_ATTEST_MALFORMED', `Evidence needs a string field ${name}`)
+  return value
+}
+
+function optionalField(evidence: unknown, name: string): string | undefined {
+  if (typeof evidence !== 'object' || evidence === null) {
+    throw new AttestError('ERR_ATTEST_MALFORMED', 'Evidence must be a JSON object')
+  }
+  const value = (evidence as Record<string, unknown>)[name]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length > 1 << 20) {
+    throw new AttestError('ERR_ATTEST_MALFORMED', `Evidence field ${name} must be a string`)
+  }
+  return value
+}
+
+function bytesField(evidence: unknown, name: string): Uint8Array {
+  return bytesOf(field(evidence, name), name)
+}
+
+function bytesOf(value: string, name: string): Uint8Array {
+  const bytes = fromBase64(value)
+  if (bytes === undefined)
+    throw new AttestError('ERR_ATTEST_MALFORMED', `Evidence field ${name} must be base64`)
+  return bytes
 }

@@ -1,3 +1,4 @@
+import type { VerifyEvidenceOptions } from '@subrosa/attest'
 import type { Clock, RandomBytes } from '@subrosa/core'
 import type { JWK } from 'jose'
 import type { BrokerKeys } from './state.ts'
@@ -17,6 +18,8 @@ export type BrokerContext = {
   /** Accept the insecure `sim` TEE at all (policies must accept it too). */
   readonly allowSim: boolean
   readonly simTrustedKeys: readonly JWK[]
+  /** Collateral sources, trust roots and token issuers for hardware evidence and tokens. */
+  readonly verification: Omit<VerifyEvidenceOptions, 'now' | 'sim'>
   readonly tokenTtlSeconds: number
   readonly nonceTtlSeconds: number
   /** Version string reported in tokens (`ear.verifier-id.build`). */

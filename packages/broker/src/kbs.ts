@@ -21,6 +21,7 @@ import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { requirePolicy, type StoredPolicy } from './policies.ts'
 import { publicJwks, randomId } from './state.ts'
+import { verificationOptions } from './verification.ts'
 
 const WORKLOAD_REF =
   /^([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/
@@ -101,10 +102,13 @@ export async function attest(
         'The runtime data nonce is not the nonce this session issued',
       )
     }
-    claims = await verifyEvidence(session.tee, request['tee-evidence'].primary_evidence, {
-      now: ctx.clock(),
-      ...(ctx.simTrustedKeys.length > 0 ? { sim: { trustedKeys: ctx.simTrustedKeys } } : {}),
-    })
+    claims = (
+      await verifyEvidence(
+        session.tee,
+        request['tee-evidence'].primary_evidence,
+        verificationOptions(ctx),
+      )
+    ).claims
     if (claims.reportData !== toHex(reportDataFor(request['runtime-data']))) {
       throw new BrokerError(
         'ERR_KBS_BINDING',

@@ -27,6 +27,8 @@ export type StartBrokerOptions = {
   readonly allowSim?: boolean
   /** Public JWKs of trusted sim platform keys. */
   readonly simTrustedKeys?: readonly JWK[]
+  /** Collateral sources, trust roots and token issuers for hardware evidence and tokens. */
+  readonly verification?: BrokerContext['verification']
   /** Owner public keys to register at start. */
   readonly owners?: readonly JWK[]
   readonly tokenTtlSeconds?: number
@@ -77,6 +79,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       },
       allowSim: options.allowSim ?? false,
       simTrustedKeys: options.simTrustedKeys ?? [],
+      verification: options.verification ?? {},
       tokenTtlSeconds: options.tokenTtlSeconds ?? 1800,
       nonceTtlSeconds: options.nonceTtlSeconds ?? 120,
       build: BROKER_BUILD,

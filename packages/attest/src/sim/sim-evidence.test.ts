@@ -92,7 +92,7 @@ describe('sim evidence', async () => {
       now,
       sim: { trustedKeys: [platform.publicJwk] },
     })
-    assert.equal(claims.tee, 'sim')
+    assert.equal(claims.claims.tee, 'sim')
     await assert.rejects(verifyEvidence('sim', evidence, { now }), {
       code: 'ERR_ATTEST_UNSUPPORTED_TEE',
     })

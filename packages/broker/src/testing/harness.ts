@@ -35,7 +35,7 @@ export type TestBroker = {
 
 /** Start a test broker with one registered owner and one trusted sim platform key. */
 export async function startTestBroker(
-  options: { allowSim?: boolean; start?: Date } = {},
+  options: { allowSim?: boolean; start?: Date; verification?: BrokerContext['verification'] } = {},
 ): Promise<TestBroker> {
   let now = options.start ?? new Date('2026-11-22T12:00:00Z')
   const clock = () => now
@@ -51,6 +51,7 @@ export async function startTestBroker(
     issuer: 'https://broker.test',
     allowSim: options.allowSim ?? true,
     simTrustedKeys: [sim.publicJwk],
+    verification: options.verification ?? {},
     tokenTtlSeconds: 1800,
     nonceTtlSeconds: 120,
     build: 'test',
