@@ -10,4 +10,8 @@ export { parseQuote, type Quote, type QuoteBody, type QuoteHeader } from './quot
 export type { SgxReportBody, TdReportBody } from './report-body.ts'
 export { parseTcbInfo, type TcbInfo, type TcbLevel, type TdxModuleIdentity } from './tcb-info.ts'
 export { computeTcbStatus, qeTcbLevel, type TcbInput, type TcbResult } from './tcb-status.ts'
+export {
+  type ParsedCollateral as ParsedDcapCollateral,
+  parseDcapCollateral,
+} from './verify-collateral.ts'
 export { type DcapVerdict, type VerifyDcapOptions, verifyDcapQuote } from './verify-quote.ts'

@@ -13,7 +13,7 @@ import { parseTcbInfo, type TcbInfo } from './tcb-info.ts'
 
 export type CrlMode = 'required' | 'not-provided'
 
-/** Collateral parsed but not yet verified. */
+/** Collateral parsed but not yet verified (see `parseDcapCollateral`). */
 export type ParsedCollateral = {
   readonly source: DcapCollateral
   readonly tcbInfo: TcbInfo
@@ -41,13 +41,35 @@ function chain(pem: string, field: string): Certificate[] {
   return parsePemChain(pem)
 }
 
+const parsedSet = new WeakSet<ParsedCollateral>()
+
+/** True for collateral returned by `parseDcapCollateral`. */
+export function isParsedCollateral(value: unknown): value is ParsedCollateral {
+  return typeof value === 'object' && value !== null && parsedSet.has(value as ParsedCollateral)
+}
+
 /**
- * Parses collateral; CRLs must be present unless `mode` is 'not-provided' (then they are used
- * when present).
+ * Parses collateral once (JSON, chains, CRLs) so that many quotes can be verified against it;
+ * signatures, chains and windows are still checked at each verification. CRLs are all present
+ * or all absent.
  *
+ * @example const parsed = parseDcapCollateral(collateral); verifyDcapQuote(q, { collateral: parsed, now })
  * @throws AttestError `ERR_ATTEST_COLLATERAL`, `ERR_ATTEST_MALFORMED` (chains), `ERR_ATTEST_CRL`
  */
-export function parseCollateral(collateral: DcapCollateral, mode: CrlMode): ParsedCollateral {
+export function parseDcapCollateral(collateral: DcapCollateral): ParsedCollateral {
+  const parsed = parseCollateral(collateral)
+  parsedSet.add(parsed)
+  return parsed
+}
+
+/** Requires CRLs unless `mode` is 'not-provided'. */
+export function requireCrls(parsed: ParsedCollateral, mode: CrlMode): void {
+  if (mode === 'required' && parsed.crls === undefined) {
+    throw missing('CRLs (rootCaCrl, pckCrl, pckCrlIssuerChain)')
+  }
+}
+
+function parseCollateral(collateral: DcapCollateral): ParsedCollateral {
   if (typeof collateral !== 'object' || collateral === null) throw missing('collateral')
   const parsed = {
     source: collateral,
@@ -58,19 +80,18 @@ export function parseCollateral(collateral: DcapCollateral, mode: CrlMode): Pars
   }
   const { rootCaCrl, pckCrl, pckCrlIssuerChain } = collateral
   if (rootCaCrl === undefined && pckCrl === undefined && pckCrlIssuerChain === undefined) {
-    if (mode === 'required') throw missing('CRLs (rootCaCrl, pckCrl, pckCrlIssuerChain)')
-    return parsed
+    return Object.freeze(parsed)
   }
   if (rootCaCrl === undefined) throw missing('rootCaCrl')
   if (pckCrl === undefined) throw missing('pckCrl')
-  return {
+  return Object.freeze({
     ...parsed,
     crls: {
       root: parseCrl(rootCaCrl),
       pck: parseCrl(pckCrl),
       pckIssuerChain: chain(pckCrlIssuerChain as string, 'pckCrlIssuerChain'),
     },
-  }
+  })
 }
 
 function signerOf(

@@ -14,13 +14,16 @@ import { quoteClaims } from './quote-claims.ts'
 import { computeTcbStatus, qeTcbLevel } from './tcb-status.ts'
 import {
   type CrlMode,
+  isParsedCollateral,
   type ParsedCollateral,
-  parseCollateral,
+  parseDcapCollateral,
+  requireCrls,
   verifyCollateral,
 } from './verify-collateral.ts'
 
 export type VerifyDcapOptions = {
-  readonly collateral: DcapCollateral
+  /** Collateral as signed by Intel, or the result of `parseDcapCollateral` to parse it once. */
+  readonly collateral: DcapCollateral | ParsedCollateral
   /** Verification time; the wall clock is never read. */
   readonly now: Date
   /** Pinned anchors; default: the Intel SGX Root CA. */
@@ -149,7 +152,10 @@ export function verifyDcapQuote(quoteBytes: Uint8Array, options: VerifyDcapOptio
       },
     )
   }
-  const collateral = parseCollateral(options.collateral, options.crls ?? 'required')
+  const collateral = isParsedCollateral(options.collateral)
+    ? options.collateral
+    : parseDcapCollateral(options.collateral)
+  requireCrls(collateral, options.crls ?? 'required')
   const pckChain = parsePemChain(quote.pckChainPem)
   const pckLeaf = pckChain[0] as Certificate
   const pck = parsePckExtensions(pckLeaf)

@@ -104,7 +104,7 @@ function parseDer(der: Uint8Array): Certificate {
   } catch (cause) {
     throw new AttestError(CODE, 'Cannot parse certificate: rejected by node:crypto', { cause })
   }
-  const certificate: Certificate = {
+  const certificate: Certificate = Object.freeze({
     der,
     x509,
     serial,
@@ -114,7 +114,7 @@ function parseDer(der: Uint8Array): Certificate {
     notAfter,
     sha256: createHash('sha256').update(der).digest('hex'),
     spkiSha256: createHash('sha256').update(spkiBytes).digest('hex'),
-  }
+  })
   parts.set(certificate, extensions)
   return certificate
 }

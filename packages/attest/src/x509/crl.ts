@@ -41,6 +41,8 @@ type CrlParts = {
   readonly signature: Uint8Array
 }
 const parts = new WeakMap<Crl, CrlParts>()
+// Issuers whose signature over a CRL verified, per CRL object (parsed CRLs are immutable).
+const verifiedBy = new WeakMap<Crl, WeakSet<Certificate>>()
 
 function checkExtensions(list: Tlv | undefined, known: ReadonlySet<string>, what: string): void {
   const seq = expect(list, TAG.sequence, CODE, what)
@@ -121,7 +123,7 @@ export function parseCrl(der: Uint8Array): Crl {
     checkExtensions(crlExtensions.children[0], KNOWN_CRITICAL_CRL_EXTENSIONS, `${WHAT} extensions`)
   }
   if (rest.length !== 0) fail(CODE, WHAT)
-  const crl: Crl = { der: bytes, issuer, thisUpdate, nextUpdate, revokedSerials }
+  const crl: Crl = Object.freeze({ der: bytes, issuer, thisUpdate, nextUpdate, revokedSerials })
   parts.set(crl, { tbs: tbs.bytes, algorithm, signature })
   return crl
 }
@@ -147,7 +149,10 @@ export function verifyCrl(crl: Crl, issuer: Certificate, now: Date): void {
       details: { crlIssuer: own.issuer, certificate: issuer.subject },
     })
   }
-  if (!verifySignature(signed.algorithm, signed.tbs, issuer.x509.publicKey, signed.signature)) {
+  if (
+    verifiedBy.get(own)?.has(issuer) !== true &&
+    !verifySignature(signed.algorithm, signed.tbs, issuer.x509.publicKey, signed.signature)
+  ) {
     throw new AttestError(
       CODE,
       'Cannot use CRL: its signature does not verify with the issuer key',
@@ -156,6 +161,9 @@ export function verifyCrl(crl: Crl, issuer: Certificate, now: Date): void {
       },
     )
   }
+  const issuers = verifiedBy.get(own) ?? new WeakSet<Certificate>()
+  issuers.add(issuer)
+  verifiedBy.set(own, issuers)
   const time = now.getTime()
   if (Number.isNaN(time) || time < own.thisUpdate.getTime() || time > own.nextUpdate.getTime()) {
     throw new AttestError('ERR_ATTEST_COLLATERAL_EXPIRED', 'CRL is not current at the given time', {

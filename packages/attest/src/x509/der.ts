@@ -47,24 +47,35 @@ export function decodeDer(bytes: Uint8Array, code: AttestErrorCode, what: string
   if (bytes.length === 0) fail(code, what)
   let decoded: ReturnType<typeof asn1js.fromBER>
   try {
-    decoded = asn1js.fromBER(bytes)
+    decoded = asn1js.fromBER(bytes, { parseEmbedded: false, copyInput: false, maxDepth: MAX_DEPTH })
   } catch {
     return fail(code, what)
   }
   if (decoded.offset !== bytes.length || decoded.result.error !== '') fail(code, what)
-  return convert(decoded.result, code, what, 0)
+  return convert(decoded.result, bytes, 0, { code, what }, 0)
 }
 
-function convert(block: asn1js.AsnType, code: AttestErrorCode, what: string, depth: number): Tlv {
+type Context = { readonly code: AttestErrorCode; readonly what: string }
+
+/** Converts an asn1js block found at `offset` of `input`; byte fields are views of `input`. */
+function convert(
+  block: asn1js.AsnType,
+  input: Uint8Array,
+  offset: number,
+  context: Context,
+  depth: number,
+): Tlv {
+  const { code, what } = context
   if (depth > MAX_DEPTH || block.error !== '') fail(code, what)
   const { idBlock, lenBlock } = block
   if (lenBlock.isIndefiniteForm) fail(code, what)
   const length = lenBlock.length
   // Minimal length octets: short form below 128, else the fewest bytes, no leading zero.
   if (lenBlock.blockLength !== lengthOctets(length)) fail(code, what)
-  const bytes = new Uint8Array(block.valueBeforeDecodeView)
   const header = idBlock.blockLength + lenBlock.blockLength
-  if (header + length !== bytes.length) fail(code, what)
+  if (header + length !== block.valueBeforeDecodeView.length) fail(code, what)
+  if (offset + header + length > input.length) fail(code, what)
+  const bytes = input.subarray(offset, offset + header + length)
   const tagClass = idBlock.tagClass - ASN1JS_CLASS_OFFSET
   const constructed = idBlock.isConstructed
   const tag = idBlock.tagNumber
@@ -75,12 +86,13 @@ function convert(block: asn1js.AsnType, code: AttestErrorCode, what: string, dep
   if (constructed) {
     const value = (block.valueBlock as { value?: unknown }).value
     if (!Array.isArray(value)) fail(code, what)
+    let at = offset + header
     for (const child of value as asn1js.AsnType[]) {
-      children.push(convert(child, code, what, depth + 1))
+      const node = convert(child, input, at, context, depth + 1)
+      children.push(node)
+      at += node.bytes.length
     }
-    let sum = 0
-    for (const child of children) sum += child.bytes.length
-    if (sum !== length) fail(code, what)
+    if (at !== offset + header + length) fail(code, what)
   }
   return { tagClass, tag, constructed, bytes, content: bytes.subarray(header), children }
 }

@@ -32,6 +32,17 @@ export type BasicConstraints = { readonly ca: boolean; readonly pathLen: number 
  * @throws AttestError `ERR_ATTEST_MALFORMED`
  */
 export function basicConstraints(cert: Certificate): BasicConstraints | undefined {
+  if (constraintsCache.has(cert)) return constraintsCache.get(cert)
+  const result = readBasicConstraints(cert)
+  constraintsCache.set(cert, result)
+  return result
+}
+
+// Certificates are immutable once parsed; decoded extensions are kept per object.
+const constraintsCache = new WeakMap<Certificate, BasicConstraints | undefined>()
+const usageCache = new WeakMap<Certificate, ReadonlySet<KeyUsage> | undefined>()
+
+function readBasicConstraints(cert: Certificate): BasicConstraints | undefined {
   const value = extensionValue(cert, OID_BASIC_CONSTRAINTS)
   if (value === undefined) return undefined
   const what = 'basicConstraints'
@@ -77,6 +88,13 @@ export type KeyUsage = (typeof KEY_USAGE_BITS)[number]
  * @throws AttestError `ERR_ATTEST_MALFORMED`
  */
 export function keyUsage(cert: Certificate): ReadonlySet<KeyUsage> | undefined {
+  if (usageCache.has(cert)) return usageCache.get(cert)
+  const result = readKeyUsage(cert)
+  usageCache.set(cert, result)
+  return result
+}
+
+function readKeyUsage(cert: Certificate): ReadonlySet<KeyUsage> | undefined {
   const value = extensionValue(cert, OID_KEY_USAGE)
   if (value === undefined) return undefined
   const node = decodeDer(value, 'ERR_ATTEST_MALFORMED', 'keyUsage')

@@ -30,12 +30,23 @@ function chainError(message: string, subject: string): AttestError {
   return new AttestError('ERR_ATTEST_CHAIN', message, { details: { certificate: subject } })
 }
 
+// Link signatures that verified, per certificate object (parsed certificates are immutable).
+const verifiedLinks = new WeakMap<Certificate, WeakSet<Certificate>>()
+
 function signedBy(cert: Certificate, issuer: Certificate): boolean {
+  if (verifiedLinks.get(cert)?.has(issuer) === true) return true
+  let ok = false
   try {
-    return cert.x509.verify(issuer.x509.publicKey)
+    ok = cert.x509.verify(issuer.x509.publicKey)
   } catch {
-    return false
+    ok = false
   }
+  if (ok) {
+    const set = verifiedLinks.get(cert) ?? new WeakSet<Certificate>()
+    set.add(issuer)
+    verifiedLinks.set(cert, set)
+  }
+  return ok
 }
 
 function isPinned(cert: Certificate, roots: readonly Certificate[]): Certificate | undefined {
