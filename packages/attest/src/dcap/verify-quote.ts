@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { equalBytes, fromHex } from '@subrosa/core'
 import type { SgxClaims, TcbStatus, TdxClaims } from '../claims.ts'
 import { AttestError } from '../errors.ts'
-import { type Certificate, parsePemChain } from '../x509/certificate.ts'
+import { type Certificate, parseCertificate, parsePemChain } from '../x509/certificate.ts'
+import { decodePem } from '../x509/pem.ts'
 import { verifyChain } from '../x509/verify-chain.ts'
 import type { DcapCollateral } from './collateral.ts'
 import { intelSgxRootCa } from './intel-root.ts'
@@ -111,6 +112,16 @@ function checkQeIdentity(quote: Quote, c: ParsedCollateral): void {
   }
 }
 
+/**
+ * Parses the PEM chain of a quote, reusing already parsed certificates with identical DER (the
+ * root and the PCK CA usually are), which is what parsing them again would produce.
+ */
+function parseChainReusing(pem: string, known: readonly Certificate[]): Certificate[] {
+  const blocks = decodePem(pem)
+  if (blocks.length === 0) parsePemChain(pem) // throws the parser's error
+  return blocks.map((der) => known.find((c) => equalBytes(c.der, der)) ?? parseCertificate(der))
+}
+
 function reportData(quote: Quote): Uint8Array {
   return quote.body.report.reportData
 }
@@ -156,7 +167,10 @@ export function verifyDcapQuote(quoteBytes: Uint8Array, options: VerifyDcapOptio
     ? options.collateral
     : parseDcapCollateral(options.collateral)
   requireCrls(collateral, options.crls ?? 'required')
-  const pckChain = parsePemChain(quote.pckChainPem)
+  const pckChain = parseChainReusing(quote.pckChainPem, [
+    ...roots,
+    ...(collateral.crls?.pckIssuerChain ?? []),
+  ])
   const pckLeaf = pckChain[0] as Certificate
   const pck = parsePckExtensions(pckLeaf)
   checkCollateralFor(quote, pck, pckLeaf, collateral)
