@@ -1,13 +1,15 @@
 import { z } from 'zod'
 
+/** Hex of a fixed length, either case, normalized to lower case. Quote it: YAML reads digits as numbers. */
 const hex = (bytes: number) =>
   z
-    .string()
+    .string({ error: `must be a quoted string of ${bytes * 2} hex characters` })
     .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`)
     .transform((s) => s.toLowerCase())
-const oneOrMany = <T extends z.ZodType>(item: T) =>
+/** One value or a non-empty list of them, normalized to a list (so both forms hash equally). */
+const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
   z
-    .union([item, z.array(item).min(1)])
+    .union([item, z.array(item).min(1)], { error: `must be ${what} or a non-empty list of them` })
     .transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[])
 const svn = z.number().int().min(0)
 
@@ -106,14 +108,14 @@ const intel = {
 
 export const simClause = z.strictObject({
   tee: z.literal('sim'),
-  measurement: oneOrMany(hex(48)),
+  measurement: oneOrMany(hex(48), 'a quoted string of 96 hex characters'),
   minSvn: svn.optional(),
 })
 
 export const sgxClause = z
   .strictObject({
     tee: z.literal('sgx'),
-    mrenclave: oneOrMany(hex(32)).optional(),
+    mrenclave: oneOrMany(hex(32), 'a quoted string of 64 hex characters').optional(),
     mrsigner: hex(32).optional(),
     isvProdId: svn.optional(),
     minIsvSvn: svn.optional(),
@@ -129,21 +131,21 @@ export const sgxClause = z
 
 export const tdxClause = z.strictObject({
   tee: z.literal('tdx'),
-  mrtd: oneOrMany(hex(48)),
+  mrtd: oneOrMany(hex(48), 'a quoted string of 96 hex characters'),
   rtmr0: hex(48).optional(),
   rtmr1: hex(48).optional(),
   rtmr2: hex(48).optional(),
   rtmr3: hex(48).optional(),
   mrconfigid: hex(48).optional(),
   mrowner: hex(48).optional(),
-  mrseam: oneOrMany(hex(48)).optional(),
+  mrseam: oneOrMany(hex(48), 'a quoted string of 96 hex characters').optional(),
   ...intel,
   ...common,
 })
 
 export const snpClause = z.strictObject({
   tee: z.literal('snp'),
-  measurement: oneOrMany(hex(48)),
+  measurement: oneOrMany(hex(48), 'a quoted string of 96 hex characters'),
   hostData: hex(32).optional(),
   minGuestSvn: svn.optional(),
   minTcb: z
@@ -160,6 +162,10 @@ export const snpClause = z.strictObject({
   signingKey: z.enum(['vcek', 'vlek']).optional(),
   allowMigrationAgent: z.boolean().default(false),
   allowSmt: z.boolean().default(true),
+  /** Refused with a pointer to `minTcb`: SEV-SNP reports TCB versions, not an Intel-style status. */
+  tcb: z
+    .never({ error: 'SEV-SNP has no TCB status; require minimum TCB versions with minTcb' })
+    .optional(),
   ...common,
 })
 

@@ -48,7 +48,7 @@ export function evaluatePolicy(
     clause,
     reasons,
   })
-  if (claims.tee === 'sim' && !options.allowSim)
+  if ((claims.tee === 'sim' || claims.insecure) && !options.allowSim)
     return deny('broker.allowSim', ['the broker does not accept the insecure sim TEE'])
   if (claims.debug && workload.debug !== 'allow')
     return deny(`${at}.debug`, [
@@ -57,8 +57,10 @@ export function evaluatePolicy(
   const reasons: string[] = []
   for (const [i, clause] of workload.accept.entries()) {
     const why = clauseMismatch(clause, claims)
-    if (why === undefined)
-      return { allow: true, workload: workloadName, clause: `${at}.accept[${i}]`, reasons: [] }
+    if (why === undefined) {
+      reasons.push(`accept[${i}]: matches`)
+      return { allow: true, workload: workloadName, clause: `${at}.accept[${i}]`, reasons }
+    }
     reasons.push(`accept[${i}]: ${why}`)
   }
   return deny(`${at}.accept`, reasons)

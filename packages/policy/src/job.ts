@@ -3,7 +3,19 @@ import { parseYaml, validate } from './document.ts'
 
 const ident = z
   .string()
+  .max(63)
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an SQL identifier [A-Za-z_][A-Za-z0-9_]*')
+  .refine((k) => k !== '__proto__', 'is reserved')
+
+/** SQL identifiers are case-insensitive: `Trips` and `trips` would name the same view. */
+const caseInsensitivelyUnique = (r: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+  const seen = new Set<string>()
+  for (const k of Object.keys(r)) {
+    if (seen.has(k.toLowerCase()))
+      ctx.addIssue({ code: 'custom', path: [k], message: 'differs from another name only in case' })
+    seen.add(k.toLowerCase())
+  }
+}
 const LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?'
 const keyRef = z.string().regex(new RegExp(`^${LABEL}/${LABEL}$`), 'must be <namespace>/<key>')
 
@@ -26,7 +38,8 @@ export const jobSchema = z.strictObject({
         key: keyRef.optional(),
       }),
     )
-    .refine((r) => Object.keys(r).length > 0, 'needs at least one input'),
+    .refine((r) => Object.keys(r).length > 0, 'needs at least one input')
+    .superRefine(caseInsensitivelyUnique),
   query: z
     .string()
     .trim()

@@ -1,222 +1,129 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { SimClaims } from '@subrosa/attest'
-import { evaluatePolicy } from './evaluate.ts'
+import { parse, stringify } from 'yaml'
+import { EXAMPLE_POLICY as EXAMPLE, OWNER, SIM_V1, SIM_V2 } from '../test/fixtures.ts'
 import {
   parseKeyGrant,
   parsePolicy,
   parsePolicyRef,
   policyHash,
+  validatePolicy,
   workloadKeyAllowed,
 } from './policy.ts'
 
-const OWNER = `urn:ietf:params:oauth:jwk-thumbprint:sha-256:${'A'.repeat(43)}`
-const M1 = 'ab'.repeat(48)
-const M2 = 'CD'.repeat(48)
-
-const example = `apiVersion: subrosa/v1
-kind: Policy
-metadata: { namespace: acme, name: taxi-analytics, predecessor: null }
-owners: { threshold: 1, keys: ["${OWNER}"] }
-workloads:
-  - name: taxi-job
-    accept:                       # any one of these evidence shapes
-      - { tee: tdx, mrtd: "${'11'.repeat(48)}", rtmr3: "${'22'.repeat(48)}", tcb: [UpToDate] }
-      - { tee: sgx, mrenclave: ["${'33'.repeat(32)}"], mrsigner: "${'44'.repeat(32)}", minIsvSvn: 2, tcb: [UpToDate, SWHardeningNeeded] }
-      - { tee: sim, measurement: "${M1}" }   # development only
-      - { tee: sim, measurement: ["${M2}"], minSvn: 3 }
-    debug: deny
-    inject:
-      env: { SPARK_AUTH_FILE: /run/subrosa/spark-auth }
-      files: { /run/subrosa/spark-auth: "{{secret:spark-auth}}" }
-    keys: ["acme/taxi:unwrap", "acme/taxi-results:wrap"]
-secrets:
-  - { name: spark-auth, generate: { bytes: 32 } }
-grants: [{ secret: spark-auth, to: acme/reporting }]
-`
-
-function claims(over: Partial<SimClaims> = {}): SimClaims {
-  return {
-    tee: 'sim',
-    insecure: true,
-    debug: false,
-    measurement: M1,
-    svn: 0,
-    reportData: '00'.repeat(64),
-    platformKey: 'k',
-    ...over,
-  }
+/** Reverse the key order of every mapping, to show that order does not matter. */
+function reverseKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reverseKeys)
+  if (typeof value !== 'object' || value === null) return value
+  return Object.fromEntries(
+    Object.entries(value)
+      .reverse()
+      .map(([k, v]) => [k, reverseKeys(v)]),
+  )
 }
 
-function invalidPath(yaml: string): { path: string; errors: string[] } {
-  try {
-    parsePolicy(yaml)
-  } catch (e) {
-    const err = e as { code: string; details: { path: string; errors: string[] } }
-    assert.equal(err.code, 'ERR_POLICY_INVALID')
-    return err.details
-  }
-  assert.fail('expected ERR_POLICY_INVALID')
-}
-
-describe('policy documents', () => {
-  it('parses the ARCHITECTURE.md example and normalizes it', () => {
-    const p = parsePolicy(example)
-    assert.equal(p.workloads[0]?.accept.length, 4)
-    assert.deepEqual(p.workloads[0]?.accept[3], {
-      tee: 'sim',
-      measurement: [M2.toLowerCase()],
-      minSvn: 3,
-    })
-    assert.equal(p.workloads[0]?.debug, 'deny')
+describe('parsePolicy', () => {
+  it('parses the ARCHITECTURE.md example, filling defaults and normalizing hex to lower case', () => {
+    const p = parsePolicy(EXAMPLE)
+    assert.deepEqual(p.metadata, { namespace: 'acme', name: 'taxi-analytics', predecessor: null })
+    const w = p.workloads[0]
+    assert.equal(w?.name, 'taxi-job')
+    assert.equal(w?.debug, 'deny')
+    assert.deepEqual(
+      w?.accept.map((c) => c.tee),
+      ['tdx', 'sgx', 'sim', 'sim'],
+    )
+    assert.deepEqual(w?.accept[2], { tee: 'sim', measurement: [SIM_V1] })
+    assert.deepEqual(w?.accept[3], { tee: 'sim', measurement: [SIM_V2], minSvn: 3 })
+    assert.deepEqual(w?.inject.files, { '/run/subrosa/spark-auth': '{{secret:spark-auth}}' })
+    assert.deepEqual(w?.keys, ['acme/taxi:unwrap', 'acme/taxi-results:wrap'])
+    assert.deepEqual(p.secrets, [{ name: 'spark-auth', generate: { bytes: 32 } }])
     assert.deepEqual(p.grants, [{ secret: 'spark-auth', to: 'acme/reporting' }])
   })
 
-  it('hashes the normalized document: formatting does not matter, content does', () => {
-    const a = policyHash(parsePolicy(example))
-    const reformatted = example
-      .replace('# any one of these evidence shapes', '')
-      .replace(M2, M2.toLowerCase())
-      .replaceAll('{ ', '{')
-      .replaceAll(' }', '}')
-    assert.equal(policyHash(parsePolicy(reformatted)), a)
-    assert.notEqual(policyHash(parsePolicy(example.replace(M1, 'ef'.repeat(48)))), a)
-    assert.match(a, /^sha384:[0-9a-f]{96}$/)
+  it('validates already-parsed documents (JSON) the same way', () => {
+    const p = validatePolicy(JSON.parse(JSON.stringify(parse(EXAMPLE))))
+    assert.deepEqual(p, parsePolicy(EXAMPLE))
+    assert.throws(() => validatePolicy('not a policy'), {
+      code: 'ERR_POLICY_INVALID',
+      details: {
+        path: '(document)',
+        errors: ['(document): Invalid input: expected object, received string'],
+      },
+    })
   })
 
-  it('reports each violation with its path', () => {
-    assert.match(
-      invalidPath(example.replace(`"${M1}"`, '"xyz"')).path,
-      /^workloads\[0\]\.accept\[2\]\.measurement/,
-    )
-    assert.equal(
-      invalidPath(example.replace('debug: deny', 'debug: deny\n    colour: blue')).path,
-      'workloads[0]',
-    )
-    assert.equal(
-      invalidPath(example.replace('tee: sim, measurement: "', 'tee: sgz, measurement: "')).path,
-      'workloads[0].accept[2].tee',
-    )
-    assert.equal(
-      invalidPath(example.replace('{{secret:spark-auth}}', '{{secret:nope}}')).path,
-      'workloads[0].inject.files["/run/subrosa/spark-auth"]',
-    )
-    assert.equal(
-      invalidPath(example.replace('{ /run/subrosa/spark-auth:', '{ /etc/spark-auth:')).path,
-      'workloads[0].inject.files["/etc/spark-auth"]',
-    )
-    assert.equal(
-      invalidPath(example.replace('threshold: 1', 'threshold: 2')).path,
-      'owners.threshold',
-    )
-    assert.equal(
-      invalidPath(example.replace('secret: spark-auth, to', 'secret: other, to')).path,
-      'grants[0].secret',
-    )
-    assert.equal(
-      invalidPath(
-        example.replace(
-          'SPARK_AUTH_FILE: /run/subrosa/spark-auth',
-          'RAW: "{{secret:spark-auth:raw}}"',
-        ),
-      ).path,
-      'workloads[0].inject.env.RAW',
-    )
-    const dup = `${example.replace('workloads:\n', `workloads:\n  - { name: taxi-job, accept: [{ tee: sim, measurement: "${M1}" }] }\n`)}`
-    assert.equal(invalidPath(dup).path, 'workloads[1].name')
-    assert.ok(invalidPath('apiVersion: subrosa/v2\nkind: Policy').errors.length >= 4)
-  })
-
-  it('refuses unparseable, oversized and alias-bomb YAML with ERR_POLICY_YAML', () => {
-    assert.throws(
-      () => parsePolicy('a: [1, 2\nb: c'),
-      (e: { code: string; details: { line: number } }) =>
-        e.code === 'ERR_POLICY_YAML' && e.details.line >= 1,
-    )
-    assert.throws(() => parsePolicy(`a: "${'x'.repeat(1 << 20)}"`), { code: 'ERR_POLICY_YAML' })
-    const bomb = [
-      'a: &a [x, x, x, x, x, x, x, x, x]',
-      ...Array.from(
-        { length: 8 },
-        (_, i) =>
-          `${'bcdefghi'[i]}: &${'bcdefghi'[i]} [*${'abcdefgh'[i]}, *${'abcdefgh'[i]}, *${'abcdefgh'[i]}, *${'abcdefgh'[i]}, *${'abcdefgh'[i]}, *${'abcdefgh'[i]}]`,
-      ),
-    ].join('\n')
-    assert.throws(() => parsePolicy(bomb), { code: 'ERR_POLICY_YAML' })
-    assert.throws(() => parsePolicy('a: 1\na: 2'), { code: 'ERR_POLICY_YAML' })
+  it('fills defaults for optional sections', () => {
+    const minimal = parsePolicy(`apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: minimal }
+owners: { threshold: 1, keys: ["${OWNER}"] }
+workloads: [{ name: w, accept: [{ tee: sim, measurement: "${SIM_V1}" }] }]
+`)
+    assert.equal(minimal.metadata.predecessor, null)
+    assert.deepEqual(minimal.workloads[0]?.inject, { env: {}, files: {} })
+    assert.deepEqual(minimal.workloads[0]?.keys, [])
+    assert.deepEqual([minimal.secrets, minimal.grants], [[], []])
   })
 })
 
-describe('evaluatePolicy', () => {
-  const policy = parsePolicy(example)
+describe('policyHash', () => {
+  const hash = policyHash(parsePolicy(EXAMPLE))
 
-  it('allows the first matching clause and names it', () => {
-    const d = evaluatePolicy(policy, 'taxi-job', claims(), { allowSim: true })
-    assert.deepEqual(d, {
-      allow: true,
-      workload: 'taxi-job',
-      clause: 'workloads[0].accept[2]',
-      reasons: [],
-    })
-    assert.equal(
-      evaluatePolicy(policy, 'taxi-job', claims({ measurement: M2.toLowerCase(), svn: 3 }), {
-        allowSim: true,
-      }).clause,
-      'workloads[0].accept[3]',
-    )
+  it('is sha384 over the normalized document: comments, style, key order and hex case do not count', () => {
+    assert.match(hash, /^sha384:[0-9a-f]{96}$/)
+    const block = stringify(reverseKeys(parse(EXAMPLE)), { collectionStyle: 'block' })
+    assert.doesNotMatch(block, /#/)
+    assert.equal(policyHash(parsePolicy(block)), hash)
+    assert.equal(policyHash(parsePolicy(EXAMPLE.replace('    debug: deny\n', ''))), hash)
+    const lowered = EXAMPLE.replace(SIM_V2.toUpperCase(), SIM_V2)
+    assert.equal(policyHash(parsePolicy(lowered)), hash)
+    const listed = EXAMPLE.replace(`measurement: "${SIM_V1}"`, `measurement: ["${SIM_V1}"]`)
+    assert.equal(policyHash(parsePolicy(listed)), hash)
   })
 
-  it('denies another measurement with a reason per clause', () => {
-    const d = evaluatePolicy(policy, 'taxi-job', claims({ measurement: 'ef'.repeat(48) }), {
-      allowSim: true,
-    })
-    assert.equal(d.allow, false)
-    assert.equal(d.clause, 'workloads[0].accept')
-    assert.equal(d.reasons.length, 4)
-    assert.match(d.reasons[2] as string, /measurement: .* is not accepted/)
-  })
-
-  it('denies sim unless the broker allows it, debug unless the workload does, and low SVNs', () => {
-    assert.equal(
-      evaluatePolicy(policy, 'taxi-job', claims(), { allowSim: false }).clause,
-      'broker.allowSim',
+  it('changes when a measurement, a key grant or the predecessor changes', () => {
+    const other = 'ab'.repeat(48)
+    assert.notEqual(policyHash(parsePolicy(EXAMPLE.replace(SIM_V1, other))), hash)
+    assert.notEqual(
+      policyHash(parsePolicy(EXAMPLE.replace('acme/taxi:unwrap', 'acme/taxi:wrap'))),
+      hash,
     )
-    const debug = evaluatePolicy(policy, 'taxi-job', claims({ debug: true }), { allowSim: true })
-    assert.deepEqual([debug.allow, debug.clause], [false, 'workloads[0].debug'])
-    const allowDebug = parsePolicy(example.replace('debug: deny', 'debug: allow'))
-    assert.equal(
-      evaluatePolicy(allowDebug, 'taxi-job', claims({ debug: true }), { allowSim: true }).allow,
-      true,
+    const next = parsePolicy(
+      EXAMPLE.replace(
+        'predecessor: null',
+        `predecessor: "${hash.toUpperCase().replace('SHA384', 'sha384')}"`,
+      ),
     )
-    assert.equal(
-      evaluatePolicy(policy, 'taxi-job', claims({ measurement: M2.toLowerCase(), svn: 2 }), {
-        allowSim: true,
-      }).allow,
-      false,
-    )
+    assert.equal(next.metadata.predecessor, hash)
+    assert.notEqual(policyHash(next), hash)
   })
+})
 
-  it('throws for an unknown workload', () => {
-    assert.throws(() => evaluatePolicy(policy, 'nope', claims(), { allowSim: true }), {
-      code: 'ERR_POLICY_UNKNOWN_WORKLOAD',
-    })
-  })
-
-  it('parses references and key grants', () => {
+describe('references and key grants', () => {
+  it('parses <namespace>/<policy>/<workload>', () => {
     assert.deepEqual(parsePolicyRef('acme/taxi-analytics/taxi-job'), {
       namespace: 'acme',
       policy: 'taxi-analytics',
       workload: 'taxi-job',
     })
-    assert.equal(parsePolicyRef('acme/taxi'), undefined)
+    for (const bad of ['acme/taxi', 'acme/taxi/job/x', 'Acme/taxi/job', 'acme//job', '-a/b/c'])
+      assert.equal(parsePolicyRef(bad), undefined, bad)
+  })
+
+  it('parses <namespace>/<key>:wrap|unwrap and checks a workload against it', () => {
     assert.deepEqual(parseKeyGrant('acme/taxi:unwrap'), {
       namespace: 'acme',
       key: 'taxi',
       operation: 'unwrap',
     })
-    assert.equal(parseKeyGrant('acme/taxi:read'), undefined)
-    const w = policy.workloads[0]
-    assert.ok(w !== undefined && workloadKeyAllowed(w, 'acme', 'taxi', 'unwrap'))
-    assert.ok(w !== undefined && !workloadKeyAllowed(w, 'acme', 'taxi', 'wrap'))
+    for (const bad of ['acme/taxi:read', 'acme/taxi', 'taxi:wrap', 'acme/taxi:wrap:x'])
+      assert.equal(parseKeyGrant(bad), undefined, bad)
+    const w = parsePolicy(EXAMPLE).workloads[0]
+    assert.ok(w !== undefined)
+    assert.equal(workloadKeyAllowed(w, 'acme', 'taxi', 'unwrap'), true)
+    assert.equal(workloadKeyAllowed(w, 'acme', 'taxi', 'wrap'), false)
+    assert.equal(workloadKeyAllowed(w, 'acme', 'taxi-results', 'wrap'), true)
+    assert.equal(workloadKeyAllowed(w, 'other', 'taxi', 'unwrap'), false)
   })
 })

@@ -3,19 +3,25 @@ import { z } from 'zod'
 import { acceptClause } from './accept.ts'
 import { templateProblem, templateSecretNames } from './templates.ts'
 
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+const LABEL_SOURCE = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?'
+const LABEL = new RegExp(`^${LABEL_SOURCE}$`)
 const label = z
   .string()
   .regex(LABEL, 'must be a DNS label: lower-case letters, digits and -, at most 63 characters')
+/** Where the launcher may write injected files: its private scratch dir, seen as /run/subrosa/. */
+export const INJECT_ROOT = '/run/subrosa/'
 const injectPath = z
   .string()
+  .max(4096)
   .refine(
     (p) =>
-      p.startsWith('/run/subrosa/') &&
+      p.startsWith(INJECT_ROOT) &&
+      p.length > INJECT_ROOT.length &&
       posix.normalize(p) === p &&
       !p.endsWith('/') &&
-      !p.includes('//'),
-    'must be a normalized file path under /run/subrosa/',
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters
+      !/[\u0000-\u001f\u007f]/.test(p),
+    `must be a normalized absolute file path under ${INJECT_ROOT} (no .., //, trailing / or control characters)`,
   )
 const keyGrant = z
   .string()
@@ -33,7 +39,10 @@ const workload = z.strictObject({
       env: z
         .record(
           z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'env names are [A-Z_][A-Z0-9_]*'),
-          z.string().max(65536),
+          z
+            .string()
+            .max(65536)
+            .refine((t) => !t.includes('\u0000'), 'env values cannot contain NUL'),
         )
         .default({}),
       files: z.record(injectPath, z.string().max(65536)).default({}),
@@ -57,9 +66,10 @@ export const policySchema = z
       predecessor: z
         .string()
         .regex(
-          /^sha384:[0-9a-f]{96}$/,
+          /^sha384:[0-9a-fA-F]{96}$/,
           'must be sha384:<96 hex> (the hash of the current version) or null',
         )
+        .transform((s) => s.toLowerCase())
         .nullable()
         .default(null),
     }),
@@ -82,7 +92,9 @@ export const policySchema = z
       .array(
         z.strictObject({
           secret: label,
-          to: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be <namespace>/<policy>'),
+          to: z
+            .string()
+            .regex(new RegExp(`^${LABEL_SOURCE}/${LABEL_SOURCE}$`), 'must be <namespace>/<policy>'),
         }),
       )
       .default([]),
@@ -117,6 +129,15 @@ export const policySchema = z
                 issue(path, `names secret ${name}, which the policy does not declare`)
         }
       }
+    })
+    p.workloads.forEach((w, wi) => {
+      const paths = Object.keys(w.inject.files)
+      for (const path of paths)
+        if (paths.some((other) => other.startsWith(`${path}/`)))
+          issue(
+            ['workloads', wi, 'inject', 'files', path],
+            'is both a file and the directory of another injected file',
+          )
     })
     p.grants.forEach((g, i) => {
       if (!declared.has(g.secret))

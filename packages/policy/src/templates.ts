@@ -4,7 +4,7 @@ import { PolicyError } from './errors.ts'
 /** How a secret is written into an env value or a file. */
 export type SecretEncoding = 'raw' | 'base64' | 'hex'
 
-type Part =
+export type TemplatePart =
   | { readonly text: string }
   | { readonly secret: string; readonly encoding: SecretEncoding | undefined }
 
@@ -16,8 +16,16 @@ const INNER = /^\s*secret:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)(?::(raw|base64|
  *
  * @throws PolicyError `ERR_POLICY_TEMPLATE` for any other `{{...}}`.
  */
-export function parseTemplate(template: string): Part[] {
-  const parts: Part[] = []
+export function parseTemplate(template: string): TemplatePart[] {
+  const parts: TemplatePart[] = []
+  const text = (t: string): void => {
+    if (t.includes('{{'))
+      throw new PolicyError(
+        'ERR_POLICY_TEMPLATE',
+        'Unterminated template reference: {{ without a closing }} on the same line',
+      )
+    if (t !== '') parts.push({ text: t })
+  }
   let last = 0
   for (const m of template.matchAll(REFERENCE)) {
     const inner = INNER.exec(m[1] ?? '')
@@ -26,11 +34,11 @@ export function parseTemplate(template: string): Part[] {
         'ERR_POLICY_TEMPLATE',
         `Unknown template reference {{${m[1]}}}; use {{secret:NAME}}`,
       )
-    if (m.index > last) parts.push({ text: template.slice(last, m.index) })
+    text(template.slice(last, m.index))
     parts.push({ secret: inner[1] as string, encoding: inner[2] as SecretEncoding | undefined })
     last = m.index + m[0].length
   }
-  if (last < template.length) parts.push({ text: template.slice(last) })
+  text(template.slice(last))
   return parts
 }
 
@@ -44,7 +52,7 @@ export function templateSecretNames(template: string): string[] {
  * bytes, and raw bytes inside text would be ambiguous). Returns a reason, or undefined when fine.
  */
 export function templateProblem(template: string, target: 'env' | 'file'): string | undefined {
-  let parts: Part[]
+  let parts: TemplatePart[]
   try {
     parts = parseTemplate(template)
   } catch (e) {
