@@ -15,4 +15,8 @@ export const POLICY_ERRORS = {
 
 export type PolicyErrorCode = keyof typeof POLICY_ERRORS
 
+/**
+ * The error of `@subrosa/policy`: a stable `code`, a message that names the path or clause and
+ * never a secret, and `details` (`path`/`errors` for documents, `line`/`column` for YAML).
+ */
 export class PolicyError extends BaseError<PolicyErrorCode> {}

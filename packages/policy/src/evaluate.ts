@@ -23,9 +23,14 @@ export type Decision =
  * Sim evidence needs `options.allowSim` (clause `broker.allowSim`) and a matching `tee: sim`
  * clause; debug evidence needs `debug: allow` (clause `workloads[i].debug`); otherwise the first
  * matching accept clause allows (`workloads[i].accept[j]`), and when none matches the decision is
- * a denial at `workloads[i].accept` with one reason per clause.
+ * a denial at `workloads[i].accept` with one reason per clause (`accept[j]: <field>: <why>`). An
+ * allow lists the clauses tried too, ending with `accept[j]: matches`. Reasons name measurements
+ * and fields, never secrets. A denial is a value: the broker throws `ERR_POLICY_DENIED` with it.
  *
- * @throws PolicyError `ERR_POLICY_UNKNOWN_WORKLOAD`.
+ * @example
+ * const d = evaluatePolicy(policy, 'taxi-job', claims, { allowSim: false })
+ * if (!d.allow) throw new PolicyError('ERR_POLICY_DENIED', `Denied at ${d.clause}`, { details: d })
+ * @throws PolicyError `ERR_POLICY_UNKNOWN_WORKLOAD` when the policy has no such workload.
  */
 export function evaluatePolicy(
   policy: Policy,

@@ -1,10 +1,11 @@
 export { type ClaimRule, TCB_STATUSES } from './accept.ts'
-export { formatPath } from './document.ts'
+export { formatPath, MAX_DOCUMENT_BYTES } from './document.ts'
 export { POLICY_ERRORS, PolicyError, type PolicyErrorCode } from './errors.ts'
 export { type Decision, evaluatePolicy } from './evaluate.ts'
 export { type Job, jobSchema, parseJob, validateJob } from './job.ts'
 export {
   type KeyGrant,
+  type PolicyRef,
   parseKeyGrant,
   parsePolicy,
   parsePolicyRef,
@@ -15,6 +16,7 @@ export {
 export {
   type AcceptClause,
   type Grant,
+  INJECT_ROOT,
   type Policy,
   policySchema,
   type SecretSpec,
@@ -24,6 +26,7 @@ export {
   parseTemplate,
   renderTemplate,
   type SecretEncoding,
+  type TemplatePart,
   templateProblem,
   templateSecretNames,
 } from './templates.ts'

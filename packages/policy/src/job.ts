@@ -69,15 +69,23 @@ export const jobSchema = z.strictObject({
 export type Job = z.output<typeof jobSchema>
 
 /**
- * Parse and validate a job document (YAML).
+ * Parse and validate a job document (YAML 1.2, at most 1 MiB, loaded like a policy).
  *
- * @throws PolicyError `ERR_JOB_YAML` or `ERR_JOB_INVALID` (with the path of every violation).
+ * @example parseJob(yamlText).inputs.trips?.uri // 'lake/trips.parquet'
+ * @throws PolicyError `ERR_JOB_YAML` (`details.line`, `details.column`) or `ERR_JOB_INVALID`
+ * (`details.errors`: one `path: reason` per violation, e.g. `outputs.fares.key: must be
+ * <namespace>/<key>`; `details.path`: the first path).
  */
 export function parseJob(yamlText: string): Job {
   return validateJob(parseYaml(yamlText, 'ERR_JOB_YAML', 'job'))
 }
 
-/** Validate an already-parsed job document. @throws PolicyError `ERR_JOB_INVALID`. */
+/**
+ * Validate an already-parsed job document, as {@link parseJob}.
+ *
+ * @example validateJob({ apiVersion: 'subrosa/v1', kind: 'Job', ... })
+ * @throws PolicyError `ERR_JOB_INVALID` with `details.errors` and `details.path`.
+ */
 export function validateJob(doc: unknown): Job {
   return validate(jobSchema, doc, 'ERR_JOB_INVALID', 'job')
 }

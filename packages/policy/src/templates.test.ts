@@ -1,39 +1,93 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { fromUtf8, utf8 } from '@subrosa/core'
-import { renderTemplate, templateSecretNames } from './templates.ts'
+import { parseTemplate, renderTemplate, templateProblem, templateSecretNames } from './templates.ts'
 
-const secret = new Uint8Array([0xde, 0xad, 0xbe, 0xef])
-const lookup = (name: string) => {
-  if (name !== 's') throw new Error('unknown')
-  return secret
+const secret = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff])
+const other = utf8('pw')
+const lookup = (name: string): Uint8Array => {
+  if (name === 's') return secret
+  if (name === 'other') return other
+  throw new Error(`unknown secret ${name}`)
 }
+const file = { lookup, target: 'file' } as const
+const env = { lookup, target: 'env' } as const
 
-describe('templates', () => {
-  it('renders raw into whole files, base64 by default in env, and explicit encodings', () => {
-    assert.deepEqual(renderTemplate('{{secret:s}}', { lookup, target: 'file' }), secret)
-    assert.equal(fromUtf8(renderTemplate('{{secret:s}}', { lookup, target: 'env' })), '3q2+7w==')
-    assert.equal(
-      fromUtf8(renderTemplate('key={{ secret:s:hex }};', { lookup, target: 'file' })),
-      'key=deadbeef;',
-    )
-    assert.equal(fromUtf8(renderTemplate('plain', { lookup, target: 'env' })), 'plain')
-    assert.deepEqual(templateSecretNames('{{secret:a}}{{secret:b:hex}}{{secret:a}}'), ['a', 'b'])
+describe('renderTemplate', () => {
+  it('renders a whole-file reference as the raw bytes, and as base64 in env', () => {
+    assert.deepEqual(renderTemplate('{{secret:s}}', file), secret)
+    assert.deepEqual(renderTemplate('{{secret:s:raw}}', file), secret)
+    assert.equal(fromUtf8(renderTemplate('{{secret:s}}', env)), '3q2+7wD/')
   })
 
-  it('refuses raw bytes in env or inside text, and unknown references', () => {
-    assert.throws(() => renderTemplate('{{secret:s:raw}}', { lookup, target: 'env' }), {
-      code: 'ERR_POLICY_TEMPLATE',
-    })
-    assert.throws(() => renderTemplate('x{{secret:s}}', { lookup, target: 'file' }), {
-      code: 'ERR_POLICY_TEMPLATE',
-    })
-    assert.throws(() => renderTemplate('{{env:HOME}}', { lookup, target: 'file' }), {
-      code: 'ERR_POLICY_TEMPLATE',
-    })
-    assert.deepEqual(
-      renderTemplate('x{{secret:s:base64}}', { lookup, target: 'file' }),
-      utf8('x3q2+7w=='),
+  it('renders explicit encodings, inside UTF-8 text too', () => {
+    assert.equal(fromUtf8(renderTemplate('{{secret:s:hex}}', env)), 'deadbeef00ff')
+    assert.equal(fromUtf8(renderTemplate('{{secret:s:base64}}', file)), '3q2+7wD/')
+    assert.equal(
+      fromUtf8(renderTemplate('user=ü {{ secret:other:base64 }};key={{secret:s:hex}}\n', file)),
+      'user=ü cHc=;key=deadbeef00ff\n',
     )
+    assert.equal(fromUtf8(renderTemplate('pass={{secret:other}}', env)), 'pass=cHc=')
+    assert.equal(fromUtf8(renderTemplate('plain text, no secrets', env)), 'plain text, no secrets')
+    assert.deepEqual(renderTemplate('', file), new Uint8Array())
+  })
+
+  it('refuses raw bytes in env and raw bytes inside text', () => {
+    for (const [template, options] of [
+      ['{{secret:s:raw}}', env],
+      ['x{{secret:s}}', file],
+      ['{{secret:s}}\n', file],
+      ['{{secret:s}}{{secret:other}}', file],
+    ] as const)
+      assert.throws(
+        () => renderTemplate(template, options),
+        { code: 'ERR_POLICY_TEMPLATE' },
+        template,
+      )
+  })
+
+  it('refuses references it does not know and unterminated ones', () => {
+    for (const template of [
+      '{{env:HOME}}',
+      '{{secret:s:utf8}}',
+      '{{secret:Bad_Name}}',
+      '{{secret:}}',
+      '{{secret:s}',
+      'a {{ b',
+      '{{secret:s\n}}',
+    ])
+      assert.throws(() => renderTemplate(template, file), { code: 'ERR_POLICY_TEMPLATE' }, template)
+  })
+
+  it('does not call lookup when the template is refused', () => {
+    let called = false
+    const spy = (): Uint8Array => {
+      called = true
+      return secret
+    }
+    assert.throws(() => renderTemplate('{{secret:s:raw}}', { lookup: spy, target: 'env' }))
+    assert.equal(called, false)
+  })
+})
+
+describe('template analysis', () => {
+  it('lists the secrets a template names, once each, in order', () => {
+    assert.deepEqual(templateSecretNames('{{secret:a}}{{secret:b:hex}}{{secret:a}}'), ['a', 'b'])
+    assert.deepEqual(templateSecretNames('no references'), [])
+    assert.throws(() => templateSecretNames('{{nope}}'), { code: 'ERR_POLICY_TEMPLATE' })
+  })
+
+  it('splits a template into text and references', () => {
+    assert.deepEqual(parseTemplate('a{{secret:s:hex}}b'), [
+      { text: 'a' },
+      { secret: 's', encoding: 'hex' },
+      { text: 'b' },
+    ])
+  })
+
+  it('explains why a template does not fit its target', () => {
+    assert.equal(templateProblem('{{secret:s}}', 'file'), undefined)
+    assert.match(templateProblem('{{secret:s:raw}}', 'env') ?? '', /env/)
+    assert.match(templateProblem('x{{secret:s}}', 'file') ?? '', /whole file/)
   })
 })

@@ -14,7 +14,8 @@ const INNER = /^\s*secret:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)(?::(raw|base64|
 /**
  * Split a template into literal text and `{{secret:NAME[:raw|base64|hex]}}` references.
  *
- * @throws PolicyError `ERR_POLICY_TEMPLATE` for any other `{{...}}`.
+ * @example parseTemplate('k={{secret:s:hex}}') // [{ text: 'k=' }, { secret: 's', encoding: 'hex' }]
+ * @throws PolicyError `ERR_POLICY_TEMPLATE` for any other `{{...}}` or an unterminated `{{`.
  */
 export function parseTemplate(template: string): TemplatePart[] {
   const parts: TemplatePart[] = []
@@ -42,7 +43,12 @@ export function parseTemplate(template: string): TemplatePart[] {
   return parts
 }
 
-/** Names of the secrets a template references. */
+/**
+ * Names of the secrets a template references, once each, in order of appearance.
+ *
+ * @example templateSecretNames('a={{secret:x:hex}} b={{secret:y}}') // ['x', 'y']
+ * @throws PolicyError `ERR_POLICY_TEMPLATE` for a malformed template.
+ */
 export function templateSecretNames(template: string): string[] {
   return [...new Set(parseTemplate(template).flatMap((p) => ('secret' in p ? [p.secret] : [])))]
 }
@@ -50,6 +56,8 @@ export function templateSecretNames(template: string): string[] {
 /**
  * Check a template for its target: raw secrets only as a whole file (env cannot carry arbitrary
  * bytes, and raw bytes inside text would be ambiguous). Returns a reason, or undefined when fine.
+ *
+ * @example templateProblem('{{secret:s:raw}}', 'env') // 'raw secrets cannot go into env values; …'
  */
 export function templateProblem(template: string, target: 'env' | 'file'): string | undefined {
   let parts: TemplatePart[]
@@ -71,10 +79,14 @@ export function templateProblem(template: string, target: 'env' | 'file'): strin
 }
 
 /**
- * Render a template with secret values. Default encodings: raw bytes for a file that is exactly
- * one reference, base64 otherwise.
+ * Render a template with secret values. A template that is exactly one reference renders that
+ * secret in its encoding (default: raw bytes in a file, base64 in env); text around references is
+ * UTF-8 and references inside text must name `:base64` or `:hex`. The template is checked before
+ * `lookup` is called.
  *
- * @throws PolicyError `ERR_POLICY_TEMPLATE`.
+ * @example renderTemplate('{{secret:spark-auth}}', { lookup: (n) => secrets.get(n)!, target: 'file' })
+ * @throws PolicyError `ERR_POLICY_TEMPLATE` for a malformed reference, raw bytes in env or inside
+ * text. Errors of `lookup` propagate.
  */
 export function renderTemplate(
   template: string,
