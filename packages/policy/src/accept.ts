@@ -67,26 +67,29 @@ const claimPath = z
     'must be a claim path like isvSvn, reportedTcb.snp or token.x-ms-sgx-svn',
   )
 export const claimRuleSchema: z.ZodType<ClaimRule> = z.lazy(() =>
-  z.union([
-    z.strictObject({ allOf: z.array(claimRuleSchema).min(1) }),
-    z.strictObject({ anyOf: z.array(claimRuleSchema).min(1) }),
-    z
-      .strictObject({
-        claim: claimPath,
-        equals: scalar.optional(),
-        greaterOrEquals: z.number().optional(),
-        lessOrEquals: z.number().optional(),
-        in: z.array(scalar).min(1).optional(),
-        exists: z.boolean().optional(),
-      })
-      .refine(
-        (r) =>
-          [r.equals, r.greaterOrEquals, r.lessOrEquals, r.in, r.exists].filter(
-            (x) => x !== undefined,
-          ).length === 1,
-        'a claim rule needs exactly one of equals, greaterOrEquals, lessOrEquals, in, exists',
-      ),
-  ]),
+  z.union(
+    [
+      z.strictObject({ allOf: z.array(claimRuleSchema).min(1) }),
+      z.strictObject({ anyOf: z.array(claimRuleSchema).min(1) }),
+      z
+        .strictObject({
+          claim: claimPath,
+          equals: scalar.optional(),
+          greaterOrEquals: z.number().optional(),
+          lessOrEquals: z.number().optional(),
+          in: z.array(scalar).min(1).optional(),
+          exists: z.boolean().optional(),
+        })
+        .refine(
+          (r) =>
+            [r.equals, r.greaterOrEquals, r.lessOrEquals, r.in, r.exists].filter(
+              (x) => x !== undefined,
+            ).length === 1,
+          'a claim rule needs exactly one of equals, greaterOrEquals, lessOrEquals, in, exists',
+        ),
+    ],
+    { error: 'must be { allOf: [rules] }, { anyOf: [rules] } or { claim, <one test> }' },
+  ),
 )
 
 /**

@@ -105,7 +105,7 @@ function treeProblems(
 /**
  * One problem per violation, at the most precise path: an unknown key is reported at the key
  * itself, a bad record key with its own reason, and a union by the branch the input was meant for
- * (the only one whose type matched).
+ * (the only one whose type and keys fit).
  */
 function problems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Problem[] {
   const path = [...prefix, ...issue.path]
@@ -117,8 +117,13 @@ function problems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Prob
         ? [{ path, message: issue.message }]
         : issue.issues.flatMap((i) => problems({ ...i, path: [] }, path))
     case 'invalid_union': {
+      // A branch was not meant when the input is not even of its type or shape.
       const typed = issue.errors.filter(
-        (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+        (branch) =>
+          !branch.some(
+            (i) =>
+              i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'unrecognized_keys'),
+          ),
       )
       const only = typed.length === 1 ? typed[0] : undefined
       return only === undefined

@@ -147,6 +147,18 @@ describe('policy schema violations', () => {
     )
   })
 
+  it('reports a union (claim rules) by the branch the input was meant for', () => {
+    const rules = (r: string) => edit('minIsvSvn: 2', `minIsvSvn: 2\n        rules: ${r}`)
+    const both = invalid(rules('{ allOf: [{ claim: isvSvn, equals: 1, exists: true }] }'))
+    assert.equal(both.path, 'workloads[0].accept[1].rules.allOf[0]')
+    assert.match(both.errors[0] ?? '', /exactly one of/)
+    const typo = invalid(rules('{ allOf: [{ claim: isvSvn, greaterOrEqual: 2 }] }'))
+    assert.equal(typo.path, 'workloads[0].accept[1].rules.allOf[0].greaterOrEqual')
+    const unknown = invalid(rules('{ oneOf: [] }'))
+    assert.equal(unknown.path, 'workloads[0].accept[1].rules')
+    assert.match(unknown.errors[0] ?? '', /allOf/)
+  })
+
   it('accepts the hardware clause shapes and refuses SEV-SNP tcb with a pointer to minTcb', () => {
     const snp = `{ tee: snp, measurement: "${SIM_V1}", minTcb: { snp: 8 } }`
     const p = parsePolicy(edit(/ {6}- tee: tdx\n(?: {8}[^\n]*\n)+/, `      - ${snp}\n`))
