@@ -104,8 +104,18 @@ function asText(bytes: Uint8Array): string | undefined {
   if (bytes.length > 1 << 20) return undefined
   try {
     const text = fromUtf8(bytes)
-    return /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text) ? text : undefined
+    return isPrintableAscii(text) ? text : undefined
   } catch {
     return undefined
   }
+}
+
+/** True when every character is printable ASCII, tab, LF or CR. */
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x09 || c === 0x0a || c === 0x0d) continue
+    if (c < 0x20 || c > 0x7e) return false
+  }
+  return true
 }
