@@ -9,6 +9,7 @@ export type {
   TdxClaims,
   TeeType,
 } from './claims.ts'
+export * from './dcap/index.ts'
 export { ATTEST_ERRORS, AttestError, type AttestErrorCode } from './errors.ts'
 export { primaryMeasurement } from './measurement.ts'
 export { type BundleFile, measureBundle } from './sim/measure-bundle.ts'
@@ -25,6 +26,7 @@ export * from './snp/index.ts'
 export * from './token/index.ts'
 export {
   type AmdVekRequest,
+  type DcapCollateralSource,
   type EvidenceVerdict,
   type VerifyEvidenceOptions,
   verifyEvidence,

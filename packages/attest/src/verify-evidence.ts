@@ -1,10 +1,19 @@
 import { fromBase64, toHex } from '@subrosa/core'
 import type { JWK } from 'jose'
 import type { Claims } from './claims.ts'
+import {
+  type DcapCollateral,
+  type DcapCollateralRequest,
+  dcapCollateralRequest,
+  type ParsedDcapCollateral,
+  verifyDcapQuote,
+} from './dcap/index.ts'
+import type { CrlMode } from './dcap/verify-collateral.ts'
 import { AttestError } from './errors.ts'
 import { verifySimEvidence } from './sim/sim-evidence.ts'
 import { parseSnpReport, type SnpProduct, verifySnpReport } from './snp/index.ts'
 import { type TrustedIssuer, verifyAttestationToken } from './token/index.ts'
+import type { Certificate } from './x509/certificate.ts'
 
 /** What the AMD side needs from a collateral source to verify a report without its VEK. */
 export type AmdVekRequest = {
@@ -14,14 +23,23 @@ export type AmdVekRequest = {
   readonly signingKey: 'vcek' | 'vlek' | 'none'
 }
 
+/** Where the Intel side finds the collateral of a quote (a bundle, a PCCS, Intel's PCS). */
+export type DcapCollateralSource = (
+  request: DcapCollateralRequest,
+) => Promise<DcapCollateral | ParsedDcapCollateral | undefined>
+
 /** Trust roots, collateral sources and time for {@link verifyEvidence}; one entry per kind. */
 export type VerifyEvidenceOptions = {
   readonly now: Date
   /** Trusted sim platform public keys; sim evidence is refused when absent. */
   readonly sim?: { readonly trustedKeys: readonly JWK[]; readonly maxAgeSeconds?: number }
+  /** SGX/TDX: where the collateral comes from; `crls: 'not-provided'` tolerates missing CRLs. */
+  readonly intel?: { readonly collateral: DcapCollateralSource; readonly crls?: CrlMode }
   /** SEV-SNP: where to find the VEK when the evidence does not carry it, and AMD's CRL. */
   readonly amd?: {
-    readonly vek?: (request: AmdVekRequest) => Promise<Uint8Array | string>
+    readonly vek?: (
+      request: AmdVekRequest,
+    ) => Promise<Uint8Array | string | Certificate | undefined>
     readonly crl?: (product: SnpProduct) => Promise<Uint8Array | undefined>
     readonly product?: SnpProduct
   }
@@ -53,6 +71,10 @@ export async function verifyEvidence(
       const claims = await verifySimEvidence(evidence, { now: options.now, ...options.sim })
       return { claims, details: { insecure: true } }
     }
+    case 'sgx':
+    case 'tdx':
+      if (options.intel === undefined) break
+      return verifyDcap(tee, evidence, options.intel, options.now)
     case 'snp':
       return verifySnp(evidence, options)
     case 'token': {
@@ -79,6 +101,50 @@ export async function verifyEvidence(
   )
 }
 
+async function verifyDcap(
+  tee: 'sgx' | 'tdx',
+  evidence: unknown,
+  intel: NonNullable<VerifyEvidenceOptions['intel']>,
+  now: Date,
+): Promise<EvidenceVerdict> {
+  const quote = bytesField(evidence, 'quote')
+  const request = dcapCollateralRequest(quote)
+  if (request.tee !== tee) {
+    throw new AttestError(
+      'ERR_ATTEST_MALFORMED',
+      `The quote is a ${request.tee} quote, not ${tee}`,
+      {
+        details: { field: 'tee' },
+      },
+    )
+  }
+  const collateral = await intel.collateral(request)
+  if (collateral === undefined) {
+    throw new AttestError(
+      'ERR_ATTEST_COLLATERAL',
+      `No collateral for ${tee} FMSPC ${request.fmspc} (${request.ca} CA) is configured`,
+      { details: { fmspc: request.fmspc, ca: request.ca } },
+    )
+  }
+  const verdict = verifyDcapQuote(quote, {
+    collateral,
+    now,
+    ...(intel.crls === undefined ? {} : { crls: intel.crls }),
+  })
+  return {
+    claims: verdict.claims,
+    details: {
+      fmspc: verdict.fmspc,
+      ca: request.ca,
+      qeStatus: verdict.qeStatus,
+      platformStatus: verdict.platformStatus,
+      tcbEvaluationDataNumber: verdict.tcbEvaluationDataNumber,
+      collateralExpires: verdict.collateralExpires.toISOString(),
+      crls: verdict.crls,
+    },
+  }
+}
+
 async function verifySnp(
   evidence: unknown,
   options: VerifyEvidenceOptions,
@@ -86,7 +152,7 @@ async function verifySnp(
   const report = bytesField(evidence, 'report')
   const parsed = parseSnpReport(report)
   const given = optionalField(evidence, 'vek')
-  let vek: Uint8Array | string | undefined =
+  let vek: Uint8Array | string | Certificate | undefined =
     given === undefined ? undefined : given.includes('BEGIN') ? given : bytesOf(given, 'vek')
   if (vek === undefined && options.amd?.vek !== undefined) {
     vek = await options.amd.vek({

@@ -1,4 +1,5 @@
 export { applyPolicy, createKey, fetchJwks, readAudit, whoami } from './admin.ts'
+export { type AppraisalReport, appraiseEvidence } from './appraise.ts'
 export {
   BrokerClient,
   type BrokerConnection,
@@ -6,6 +7,8 @@ export {
   type CallResult,
   type OwnerCredentials,
 } from './client.ts'
+export * from './collateral/index.ts'
 export { BrokerCallError, SDK_ERRORS, SdkError, type SdkErrorCode } from './errors.ts'
+export { detectEvidence, type EvidenceType, type WireEvidence } from './evidence.ts'
 export { createAtomicFileSink, fileSize, openFileSource } from './files.ts'
 export { createOwnerKms, createWorkloadKms } from './kms.ts'

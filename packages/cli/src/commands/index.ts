@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts'
 import { audit, policyApply } from './admin.ts'
+import { attestVerify } from './attest.ts'
 import { brokerStart } from './broker.ts'
 import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
@@ -19,5 +20,6 @@ export const COMMANDS: readonly Command[] = [
   parquetInspect,
   run,
   launch,
+  attestVerify,
   audit,
 ]

@@ -33,4 +33,5 @@ export {
   type PcsClientOptions,
   type SignedCollateral,
 } from './pcs-client.ts'
-export type { DcapCollateral, SnpProduct } from './types.ts'
+export { type CollateralFile, type CollateralSources, collateralSources } from './sources.ts'
+export type { DcapCollateral } from './types.ts'
