@@ -1,4 +1,5 @@
 export { type ClaimRule, TCB_STATUSES } from './accept.ts'
+export { type AppraisalReport, appraiseEvidence } from './appraise.ts'
 export { formatPath, MAX_DOCUMENT_BYTES } from './document.ts'
 export { POLICY_ERRORS, PolicyError, type PolicyErrorCode } from './errors.ts'
 export { type Decision, evaluatePolicy } from './evaluate.ts'

@@ -1,5 +1,4 @@
 export { applyPolicy, createKey, fetchJwks, readAudit, whoami } from './admin.ts'
-export { type AppraisalReport, appraiseEvidence } from './appraise.ts'
 export {
   BrokerClient,
   type BrokerConnection,

@@ -1,14 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { TrustedIssuer, VerifyEvidenceOptions } from '@subrosa/attest'
-import { parsePolicy } from '@subrosa/policy'
-import {
-  type AppraisalReport,
-  appraiseEvidence,
-  collateralSources,
-  detectEvidence,
-  type EvidenceType,
-} from '@subrosa/sdk'
+import { type AppraisalReport, appraiseEvidence, parsePolicy } from '@subrosa/policy'
+import { collateralSources, detectEvidence, type EvidenceType } from '@subrosa/sdk'
 import type { JWK } from 'jose'
 import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
 import { readText } from '../config.ts'

@@ -1,6 +1,7 @@
 import { type Claims, type VerifyEvidenceOptions, verifyEvidence } from '@subrosa/attest'
 import { isSubrosaError } from '@subrosa/core'
-import { type Decision, evaluatePolicy, type Policy } from '@subrosa/policy'
+import { type Decision, evaluatePolicy } from './evaluate.ts'
+import type { Policy } from './schema.ts'
 
 /** What `subrosa attest verify` prints and the broker's dry-run answers. No secrets. */
 export type AppraisalReport = {
