@@ -11,9 +11,15 @@ import {
 import type { CrlMode } from './dcap/verify-collateral.ts'
 import { AttestError } from './errors.ts'
 import { verifySimEvidence } from './sim/sim-evidence.ts'
-import { parseSnpReport, type SnpProduct, verifySnpReport } from './snp/index.ts'
+import {
+  decodeVekExtensions,
+  parseSnpReport,
+  type SnpProduct,
+  verifySnpReport,
+} from './snp/index.ts'
 import { type TrustedIssuer, verifyAttestationToken } from './token/index.ts'
-import type { Certificate } from './x509/certificate.ts'
+import { type Certificate, parseCertificate } from './x509/certificate.ts'
+import { extensionValue } from './x509/index.ts'
 
 /** What the AMD side needs from a collateral source to verify a report without its VEK. */
 export type AmdVekRequest = {
@@ -165,13 +171,19 @@ async function verifySnp(
   if (vek === undefined) {
     throw new AttestError(
       'ERR_ATTEST_COLLATERAL',
-      'No VCEK/VLEK for this SEV-SNP report: the evidence carries none and no source is configured',
+      'No VCEK/VLEK for this SEV-SNP report: the evidence carries none and no configured source has it',
     )
   }
-  const product = parsed.product ?? options.amd?.product
+  const certificate =
+    typeof vek === 'string' || vek instanceof Uint8Array ? parseCertificate(vek) : vek
+  // Reports before version 3 do not name their product; the VEK does (verified below).
+  const product =
+    parsed.product ??
+    options.amd?.product ??
+    decodeVekExtensions((oid) => extensionValue(certificate, oid)).product
   const crl = product === undefined ? undefined : await options.amd?.crl?.(product)
   const verdict = verifySnpReport(report, {
-    vek,
+    vek: certificate,
     now: options.now,
     ...(crl === undefined ? {} : { crl }),
     ...(options.amd?.product === undefined ? {} : { product: options.amd.product }),

@@ -33,5 +33,11 @@ export {
   type PcsClientOptions,
   type SignedCollateral,
 } from './pcs-client.ts'
-export { type CollateralFile, type CollateralSources, collateralSources } from './sources.ts'
+export {
+  type CollateralFile,
+  type CollateralSources,
+  collateralSources,
+  firstCollateralSource,
+  onlineCollateralSources,
+} from './sources.ts'
 export type { DcapCollateral } from './types.ts'

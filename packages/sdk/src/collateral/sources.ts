@@ -6,6 +6,7 @@ import {
   type CrlMode,
   collateralFromDcapQvlJson,
   type DcapCollateralRequest,
+  decodeSnpTcb,
   decodeVekExtensions,
   extensionValue,
   type ParsedDcapCollateral,
@@ -14,9 +15,11 @@ import {
   type SnpProduct,
   type VerifyEvidenceOptions,
 } from '@subrosa/attest'
-import { fromBase64, isSubrosaError, toHex } from '@subrosa/core'
+import { fromBase64, fromHex, isSubrosaError, toHex } from '@subrosa/core'
 import { SdkError } from '../errors.ts'
 import { COLLATERAL_BUNDLE_FORMAT, dcapCollateralOf, parseCollateralBundle } from './bundle.ts'
+import type { KdsClient } from './kds-client.ts'
+import type { PcsClient } from './pcs-client.ts'
 
 /** A collateral file's name (for errors) and text. */
 export type CollateralFile = { readonly name: string; readonly text: string }
@@ -127,4 +130,88 @@ function amdEntry(entries: readonly AmdEntry[], request: AmdVekRequest): AmdEntr
     (e) => request.product === undefined || e.product === request.product,
   )
   return candidates.length === 1 ? candidates[0] : undefined
+}
+
+/**
+ * Collateral fetched on demand: Intel's from a PCS or PCCS, AMD's VCEKs and CRLs from the KDS
+ * (through the clients' caches). VLEKs are not served by the KDS: such reports must carry theirs.
+ *
+ * @example const online = onlineCollateralSources({ pcs: createPcsClient({ baseUrl, cache }) })
+ */
+export function onlineCollateralSources(
+  clients: { readonly pcs?: PcsClient; readonly kds?: KdsClient },
+  options: { readonly crls?: CrlMode } = {},
+): CollateralSources {
+  const { pcs, kds } = clients
+  return {
+    ...(pcs === undefined
+      ? {}
+      : {
+          intel: {
+            collateral: (request: DcapCollateralRequest) => pcs.getDcapCollateral(request),
+            ...(options.crls === undefined ? {} : { crls: options.crls }),
+          },
+        }),
+    ...(kds === undefined
+      ? {}
+      : {
+          amd: {
+            vek: async (request: AmdVekRequest) => {
+              const tcb = fromHex(request.reportedTcb)
+              if (request.signingKey !== 'vcek' || tcb === undefined) return undefined
+              // Reports before version 3 do not name their product: ask for each that may apply.
+              const products: SnpProduct[] =
+                request.product === undefined ? ['Milan', 'Genoa'] : [request.product]
+              let lastError: unknown
+              for (const product of products) {
+                try {
+                  return await kds.getVcek({
+                    product,
+                    hwid: request.chipId,
+                    tcb: decodeSnpTcb(tcb, product),
+                  })
+                } catch (error) {
+                  if (!isSubrosaError(error) || error.code !== 'ERR_SDK_RESPONSE') throw error
+                  lastError = error
+                }
+              }
+              throw lastError
+            },
+            crl: (product: SnpProduct) => kds.getCrl(product),
+          },
+        }),
+  }
+}
+
+/** Asks each source in turn (files before the network, say); the first answer wins. */
+export function firstCollateralSource(...sources: readonly CollateralSources[]): CollateralSources {
+  const intel = sources.flatMap((s) => (s.intel === undefined ? [] : [s.intel]))
+  const amd = sources.flatMap((s) => (s.amd === undefined ? [] : [s.amd]))
+  const first = async <T>(asks: readonly (() => Promise<T | undefined>)[]) => {
+    for (const ask of asks) {
+      const answer = await ask()
+      if (answer !== undefined) return answer
+    }
+    return undefined
+  }
+  const crls = intel.find((s) => s.crls !== undefined)?.crls
+  return {
+    ...(intel.length === 0
+      ? {}
+      : {
+          intel: {
+            collateral: (request: DcapCollateralRequest) =>
+              first(intel.map((s) => () => s.collateral(request))),
+            ...(crls === undefined ? {} : { crls }),
+          },
+        }),
+    ...(amd.length === 0
+      ? {}
+      : {
+          amd: {
+            vek: (request: AmdVekRequest) => first(amd.map((s) => async () => s.vek?.(request))),
+            crl: (product: SnpProduct) => first(amd.map((s) => async () => s.crl?.(product))),
+          },
+        }),
+  }
 }
