@@ -10,6 +10,7 @@ import {
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { listAudit, verifyAuditChain } from './audit.ts'
 import type { BrokerContext } from './context.ts'
+import { dryRun } from './dry-run.ts'
 import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
 import { attest, authenticateWorkload, startSession } from './kbs.ts'
 import { type KmsCaller, kmsUnwrap, kmsWrap } from './kms.ts'
@@ -145,6 +146,7 @@ export function buildBrokerApp(
       return { version: stored.version, hash: stored.hash, policy: stored.policy }
     },
   )
+  app.post('/admin/v0/dry-run', async (request) => dryRun(ctx, await owner(request), request.body))
   app.post('/admin/v0/keys', async (request, reply) => {
     const id = await owner(request)
     const { namespace, name } = parseWire(

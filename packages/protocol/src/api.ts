@@ -50,6 +50,23 @@ export const createKeyRequestSchema = z.strictObject({
 export type CreateKeyRequest = z.infer<typeof createKeyRequestSchema>
 export type CreateKeyResponse = { id: string; namespace: string; name: string; created: boolean }
 
+/**
+ * `POST /admin/v0/dry-run`: appraise captured evidence against a policy without a nonce and
+ * without releasing anything. `policy` is a draft (YAML) or a stored one (`namespace`/`name`);
+ * `at` (ISO 8601) is the verification time, default the broker's clock.
+ */
+export const dryRunRequestSchema = z.strictObject({
+  tee: z.string().min(1).max(32),
+  evidence: z.unknown(),
+  workload: z.string().min(1).max(63),
+  policy: z.union([
+    z.strictObject({ yaml: z.string().max(1 << 20) }),
+    z.strictObject({ namespace: z.string().max(63), name: z.string().max(63) }),
+  ]),
+  at: z.iso.datetime({ offset: true }).optional(),
+})
+export type DryRunRequest = z.infer<typeof dryRunRequestSchema>
+
 /** One audit log entry. `hash` chains it to its predecessor. */
 export type AuditEntry = {
   seq: number

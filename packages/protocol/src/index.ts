@@ -18,6 +18,8 @@ export {
   type CreateKeyRequest,
   type CreateKeyResponse,
   createKeyRequestSchema,
+  type DryRunRequest,
+  dryRunRequestSchema,
   masterKeyId,
   type Problem,
   parseMasterKeyId,

@@ -1,0 +1,216 @@
+// Hardware evidence through the broker, on real published quotes (../shared/vectors, read in
+// place): the dry-run endpoint and the KBS attest path.
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { after, before, describe, it, type TestContext } from 'node:test'
+import {
+  collateralFromDcapQvlJson,
+  type DcapCollateralRequest,
+  parseDcapCollateral,
+} from '@subrosa/attest'
+import { toBase64 } from '@subrosa/core'
+import { generateOwnerKey, type RuntimeData } from '@subrosa/protocol'
+import { exportJWK, generateKeyPair } from 'jose'
+import type { BrokerContext } from './context.ts'
+import { startTestBroker, type TestBroker } from './testing/harness.ts'
+
+// biome-ignore lint/style/noProcessEnv: test-only location of the shared vectors
+const override = process.env.SUBROSA_VECTORS
+const VECTORS = new URL(
+  override === undefined
+    ? '../../../../shared/vectors/'
+    : `file://${override.replace(/\/?$/, '/')}`,
+  import.meta.url,
+)
+const FILES = [
+  'dcap-qvl/sgx_quote',
+  'dcap-qvl/sgx_quote_collateral.json',
+  'dcap-qvl/tdx_quote',
+  'dcap-qvl/tdx_quote_collateral.json',
+]
+const present = FILES.every((f) => existsSync(new URL(f, VECTORS)))
+const read = (f: string) => new Uint8Array(readFileSync(new URL(f, VECTORS)))
+const JULY_2025 = new Date('2025-07-01T00:00:00Z')
+const SGX_MRENCLAVE = '33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb'
+
+function skipWithoutVectors(t: TestContext): boolean {
+  if (present) return false
+  t.skip(`vectors absent under ${VECTORS.pathname}: set SUBROSA_VECTORS`)
+  return true
+}
+
+function intelFromFiles(): BrokerContext['verification'] {
+  const parsed = ['sgx', 'tdx'].map((tee) =>
+    parseDcapCollateral(
+      collateralFromDcapQvlJson(
+        Buffer.from(read(`dcap-qvl/${tee}_quote_collateral.json`)).toString(),
+      ),
+    ),
+  )
+  return {
+    intel: {
+      collateral: async (r: DcapCollateralRequest) =>
+        parsed.find((p) => p.tcbInfo.fmspc === r.fmspc),
+    },
+  }
+}
+
+function policyYaml(owner: string, tcb: string, extra = ''): string {
+  return `apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: enclave, predecessor: null }
+owners: { threshold: 1, keys: ["${owner}"] }
+workloads:
+  - name: job
+    accept:
+      - { tee: sgx, mrenclave: ["${SGX_MRENCLAVE}"], tcb: [${tcb}]${extra} }
+`
+}
+
+describe('hardware evidence at the broker', () => {
+  let tb: TestBroker
+  before(async () => {
+    tb = await startTestBroker({
+      start: JULY_2025,
+      allowSim: false,
+      ...(present ? { verification: intelFromFiles() } : {}),
+    })
+  })
+  after(() => tb.close())
+
+  it('dry-runs a real SGX quote against a stored policy, then a draft, and audits both', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const applied = await tb.admin('POST', '/admin/v0/policies', {
+      yaml: policyYaml(tb.owner.id, 'UpToDate'),
+    })
+    assert.equal(applied.statusCode, 201, applied.body)
+    const evidence = { quote: toBase64(read('dcap-qvl/sgx_quote')) }
+    const stored = await tb.admin('POST', '/admin/v0/dry-run', {
+      tee: 'sgx',
+      evidence,
+      workload: 'job',
+      policy: { namespace: 'acme', name: 'enclave' },
+    })
+    assert.equal(stored.statusCode, 200, stored.body)
+    const denied = stored.json()
+    assert.equal(denied.verified, true)
+    assert.equal(denied.tcbStatus, 'ConfigurationAndSWHardeningNeeded')
+    assert.equal(denied.decision.allow, false)
+    assert.equal(denied.decision.clause, 'workloads[0].accept')
+    assert.match(denied.decision.reasons[0], /^accept\[0\]: tcb: /)
+    assert.equal(denied.policy.version, 1)
+
+    const draft = policyYaml(
+      tb.owner.id,
+      'UpToDate, ConfigurationAndSWHardeningNeeded',
+      ', allowAdvisories: [INTEL-SA-00289, INTEL-SA-00615]',
+    )
+    const allowed = (
+      await tb.admin('POST', '/admin/v0/dry-run', {
+        tee: 'sgx',
+        evidence,
+        workload: 'job',
+        policy: { yaml: draft },
+      })
+    ).json()
+    assert.equal(allowed.decision.allow, true, JSON.stringify(allowed.decision))
+    assert.equal(allowed.decision.clause, 'workloads[0].accept[0]')
+    assert.equal(allowed.policy.version, undefined)
+
+    const audit = (await tb.admin('GET', '/admin/v0/audit')).json()
+    const runs = audit.entries.filter((e: { kind: string }) => e.kind === 'policy.dry-run')
+    assert.deepEqual(
+      runs.map((e: { data: { decision: string } }) => e.data.decision),
+      ['deny', 'allow'],
+    )
+    assert.equal(audit.verified, true)
+    const releases = audit.entries.filter((e: { kind: string }) => e.kind !== 'policy.dry-run')
+    assert.ok(releases.every((e: { kind: string }) => !/release|attestation/.test(e.kind)))
+  })
+
+  it('answers a verification failure with its code, and times it by `at`', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const request = {
+      tee: 'tdx',
+      evidence: { quote: toBase64(read('dcap-qvl/tdx_quote')) },
+      workload: 'job',
+      policy: { namespace: 'acme', name: 'enclave' },
+    }
+    const late = (
+      await tb.admin('POST', '/admin/v0/dry-run', { ...request, at: '2027-01-01T00:00:00Z' })
+    ).json()
+    assert.equal(late.verified, false)
+    assert.match(late.error.code, /^ERR_ATTEST_/)
+    assert.equal(late.decision, undefined)
+    const now = (await tb.admin('POST', '/admin/v0/dry-run', request)).json()
+    assert.equal(now.verified, true)
+    assert.equal(now.tcbStatus, 'UpToDate')
+    assert.equal(now.decision.allow, false, 'the clause is for sgx')
+    const snp = (await tb.admin('POST', '/admin/v0/dry-run', { ...request, tee: 'snp' })).json()
+    assert.equal(snp.error.code, 'ERR_ATTEST_MALFORMED')
+  })
+
+  it('refuses strangers, unknown policies and malformed requests', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const stranger = await generateOwnerKey()
+    const body = {
+      tee: 'sgx',
+      evidence: { quote: toBase64(read('dcap-qvl/sgx_quote')) },
+      workload: 'job',
+      policy: { namespace: 'acme', name: 'enclave' },
+    }
+    assert.equal((await tb.admin('POST', '/admin/v0/dry-run', body, stranger)).statusCode, 401)
+    const missing = await tb.admin('POST', '/admin/v0/dry-run', {
+      ...body,
+      policy: { namespace: 'acme', name: 'nope' },
+    })
+    assert.equal(missing.statusCode, 404)
+    const bad = await tb.admin('POST', '/admin/v0/dry-run', { ...body, extra: 1 })
+    assert.equal(bad.statusCode, 400)
+    assert.equal(bad.json().code, 'ERR_PROTOCOL_MALFORMED')
+    const badYaml = await tb.admin('POST', '/admin/v0/dry-run', {
+      ...body,
+      policy: { yaml: 'a: [' },
+    })
+    assert.equal(badYaml.json().code, 'ERR_POLICY_YAML')
+  })
+
+  it('verifies a real quote at KBS attest and refuses it: it does not bind the nonce', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const auth = await tb.app.inject({
+      method: 'POST',
+      url: '/kbs/v0/auth',
+      payload: { version: '0.1.1', tee: 'sgx', 'extra-params': { workload: 'acme/enclave/job' } },
+    })
+    const cookie = String(auth.headers['set-cookie']).split(';')[0] as string
+    const { publicKey } = await generateKeyPair('ECDH-ES+A256KW')
+    const { x, y } = await exportJWK(publicKey)
+    const runtimeData: RuntimeData = {
+      nonce: auth.json().nonce,
+      'tee-pubkey': {
+        kty: 'EC',
+        crv: 'P-256',
+        x: x as string,
+        y: y as string,
+        alg: 'ECDH-ES+A256KW',
+      },
+    }
+    const res = await tb.app.inject({
+      method: 'POST',
+      url: '/kbs/v0/attest',
+      headers: { cookie },
+      payload: {
+        'runtime-data': runtimeData,
+        'tee-evidence': { primary_evidence: { quote: toBase64(read('dcap-qvl/sgx_quote')) } },
+      },
+    })
+    assert.equal(res.statusCode, 401, res.body)
+    assert.equal(res.json().code, 'ERR_KBS_BINDING')
+    const audit = (await tb.admin('GET', '/admin/v0/audit')).json()
+    const last = audit.entries.filter((e: { kind: string }) => e.kind === 'attestation').at(-1)
+    assert.equal(last.data.decision, 'deny')
+    assert.equal(last.data.code, 'ERR_KBS_BINDING')
+    assert.equal(last.data.measurement, SGX_MRENCLAVE)
+    assert.equal(last.data.insecure, false)
+  })
+})
