@@ -18,6 +18,12 @@ import { taxiDatasetSql } from './demo/dataset.ts'
 import { cliEntry } from './entry.ts'
 
 const entry = cliEntry()
+// biome-ignore lint/style/noProcessEnv: test-only location of the shared vectors
+const VECTORS =
+  process.env.SUBROSA_VECTORS ?? join(import.meta.dirname, '../../../../shared/vectors')
+const SGX_COLLATERAL = join(VECTORS, 'dcap-qvl/sgx_quote_collateral.json')
+const SGX_QUOTE = join(VECTORS, 'dcap-qvl/sgx_quote')
+const haveSgx = existsSync(SGX_COLLATERAL) && existsSync(SGX_QUOTE)
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = []
@@ -111,6 +117,7 @@ describe('the README walk-through, as processes against `subrosa broker start`',
         'sim-platform.pub.jwk',
         '--owner',
         'owner.pub.jwk',
+        ...(haveSgx ? ['--collateral', SGX_COLLATERAL] : []),
       ],
       { cwd: dir },
     )
@@ -189,5 +196,32 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     const text = await run(['audit'], dir)
     assert.match(text.stdout, /attestation .*decision=allow.*insecure=true/)
     assert.match(text.stdout, /Chain verified/)
+  })
+
+  it('dry-runs a real SGX quote with the collateral the broker was started with', async (t) => {
+    if (!haveSgx) return t.skip(`vectors absent under ${VECTORS}: set SUBROSA_VECTORS`)
+    const owner = JSON.parse(await readFile(join(dir, 'owner.pub.jwk'), 'utf8')) as JWK
+    const mrenclave = '33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb'
+    await writeFile(
+      join(dir, 'enclave.yaml'),
+      `apiVersion: subrosa/v1\nkind: Policy\nmetadata: { namespace: enclaves, name: svc }\nowners: { threshold: 1, keys: ["${await ownerKeyId(owner)}"] }\n` +
+        `workloads:\n  - name: job\n    accept: [{ tee: sgx, mrenclave: ["${mrenclave}"], tcb: [UpToDate] }]\n`,
+    )
+    const args = ['policy', 'dry-run', '--evidence', SGX_QUOTE, '--workload', 'job']
+    const draft = await run(
+      [...args, '--policy', 'enclave.yaml', '--at', '2025-07-01T00:00:00Z'],
+      dir,
+    )
+    assert.equal(draft.status, 1, draft.stderr)
+    assert.match(draft.stdout, /^VERIFIED sgx: TCB ConfigurationAndSWHardeningNeeded/)
+    assert.match(draft.stdout, /DENIED by workloads\[0\]\.accept/)
+    assert.match(draft.stdout, /accept\[0\]: tcb: /)
+    assert.match(draft.stdout, /draft, at 2025-07-01T00:00:00.000Z; dry run: nothing released/)
+    const expired = await run([...args, '--policy', 'enclave.yaml', '--json'], dir)
+    const report = JSON.parse(expired.stdout) as { verified: boolean; error: { code: string } }
+    assert.equal(report.verified, false, 'the collateral has expired by the real clock')
+    assert.match(report.error.code, /^ERR_ATTEST_/)
+    const usage = await run([...args], dir)
+    assert.equal(usage.status, 2)
   })
 })

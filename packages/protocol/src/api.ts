@@ -66,6 +66,19 @@ export const dryRunRequestSchema = z.strictObject({
   at: z.iso.datetime({ offset: true }).optional(),
 })
 export type DryRunRequest = z.infer<typeof dryRunRequestSchema>
+/** The appraisal: verification outcome, claims, the decision with its reasons, the policy used. */
+export type DryRunResponse = {
+  verified: boolean
+  tee: string
+  tcbStatus?: string
+  advisories: string[]
+  claims?: Record<string, unknown>
+  details?: Record<string, unknown>
+  decision?: { allow: boolean; workload: string; clause: string; reasons: string[] }
+  error?: { code: string; message: string; details?: Record<string, unknown> }
+  policy: { namespace: string; name: string; hash: string; version?: number }
+  at: string
+}
 
 /** One audit log entry. `hash` chains it to its predecessor. */
 export type AuditEntry = {

@@ -19,6 +19,7 @@ export {
   type CreateKeyResponse,
   createKeyRequestSchema,
   type DryRunRequest,
+  type DryRunResponse,
   dryRunRequestSchema,
   masterKeyId,
   type Problem,

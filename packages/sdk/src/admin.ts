@@ -1,4 +1,10 @@
-import type { ApplyPolicyResponse, AuditListResponse, CreateKeyResponse } from '@subrosa/protocol'
+import type {
+  ApplyPolicyResponse,
+  AuditListResponse,
+  CreateKeyResponse,
+  DryRunRequest,
+  DryRunResponse,
+} from '@subrosa/protocol'
 import type { BrokerClient } from './client.ts'
 
 /** Apply a policy (YAML text) as the client's owner. */
@@ -8,6 +14,18 @@ export async function applyPolicy(
 ): Promise<ApplyPolicyResponse> {
   return (await client.call('POST', '/admin/v0/policies', { kind: 'owner' }, { yaml }))
     .body as ApplyPolicyResponse
+}
+
+/**
+ * Ask the broker what it would decide for captured evidence under a draft or stored policy.
+ * Nothing is released; the broker audits the dry run.
+ */
+export async function dryRun(
+  client: BrokerClient,
+  request: DryRunRequest,
+): Promise<DryRunResponse> {
+  return (await client.call('POST', '/admin/v0/dry-run', { kind: 'owner' }, request))
+    .body as DryRunResponse
 }
 
 /** Create (idempotently) a dataset master key `subrosa:<namespace>/<name>`. */

@@ -1,4 +1,4 @@
-export { applyPolicy, createKey, fetchJwks, readAudit, whoami } from './admin.ts'
+export { applyPolicy, createKey, dryRun, fetchJwks, readAudit, whoami } from './admin.ts'
 export {
   BrokerClient,
   type BrokerConnection,

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path'
-import { applyPolicy, readAudit } from '@subrosa/sdk'
+import { applyPolicy, detectEvidence, dryRun, type EvidenceType, readAudit } from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, readText } from '../config.ts'
+import { CliError } from '../errors.ts'
 import { renderTable } from '../output.ts'
+import { describeAppraisal, readBytes } from './attest.ts'
 
 /** `subrosa policy apply` */
 export const policyApply: Command = {
@@ -28,6 +30,90 @@ export const policyApply: Command = {
       client.close()
     }
     return 0
+  },
+}
+
+/** `subrosa policy dry-run` */
+export const policyDryRun: Command = {
+  path: ['policy', 'dry-run'],
+  summary: 'Ask the broker what it would decide for captured evidence, without releasing anything.',
+  usage:
+    '--evidence <file> (--policy <file> | --ref <ns>/<name>) --workload <name> [--at <ISO time>] [options]',
+  description:
+    'The broker verifies with its own collateral and trust settings and evaluates a draft policy (--policy)\n' +
+    'or a stored one (--ref). No nonce is bound and no token is issued; the broker audits the dry run.\n' +
+    'Exit 0 when the policy would allow, 1 otherwise.',
+  json: true,
+  options: {
+    ...OWNER_OPTIONS,
+    evidence: {
+      type: 'string',
+      value: 'file',
+      description: 'Evidence: raw quote/report, hex, JWT or wire JSON',
+    },
+    type: {
+      type: 'string',
+      value: 'kind',
+      description: 'sgx | tdx | snp | token | sim (default: detected)',
+    },
+    policy: { type: 'string', value: 'file', description: 'Draft policy document' },
+    ref: { type: 'string', value: 'ns/name', description: 'Stored policy' },
+    workload: { type: 'string', value: 'name', description: 'Workload of the policy' },
+    at: {
+      type: 'string',
+      value: 'ISO time',
+      description: "Verification time (default: the broker's clock)",
+    },
+  },
+  async run(inv) {
+    const file = stringOption(inv, 'evidence')
+    const workload = stringOption(inv, 'workload')
+    const policyFile = stringOption(inv, 'policy')
+    const ref = stringOption(inv, 'ref')
+    if (
+      file === undefined ||
+      workload === undefined ||
+      (policyFile === undefined) === (ref === undefined)
+    )
+      throw new CliError(
+        'ERR_CLI_USAGE',
+        'Need --evidence, --workload and one of --policy or --ref (see --help)',
+      )
+    const [namespace, name, ...rest] = (ref ?? '').split('/')
+    if (
+      ref !== undefined &&
+      (namespace === '' || name === undefined || name === '' || rest.length > 0)
+    )
+      throw new CliError('ERR_CLI_USAGE', '--ref must be <namespace>/<name>')
+    const at = stringOption(inv, 'at')
+    if (at !== undefined && Number.isNaN(Date.parse(at)))
+      throw new CliError('ERR_CLI_USAGE', '--at must be an ISO 8601 time')
+    const wire = detectEvidence(
+      await readBytes(inv, file, 'the evidence'),
+      stringOption(inv, 'type') as EvidenceType | undefined,
+    )
+    const policy =
+      policyFile === undefined
+        ? { namespace: namespace as string, name: name as string }
+        : { yaml: await readText(resolve(inv.io.cwd, policyFile), 'the policy file') }
+    const client = await brokerClient(inv, true)
+    try {
+      const r = await dryRun(client, {
+        tee: wire.tee,
+        evidence: wire.evidence,
+        workload,
+        policy,
+        ...(at === undefined ? {} : { at: new Date(at).toISOString() }),
+      })
+      inv.io.out(
+        inv.json
+          ? JSON.stringify(r)
+          : `${describeAppraisal(r)}\n(policy ${r.policy.namespace}/${r.policy.name}${r.policy.version === undefined ? ' draft' : ` v${r.policy.version}`}, at ${r.at}; dry run: nothing released)`,
+      )
+      return r.decision?.allow === true ? 0 : 1
+    } finally {
+      client.close()
+    }
   },
 }
 

@@ -103,7 +103,7 @@ export const attestVerify: Command = {
           }),
       allowSim: inv.options['allow-sim'] === true,
     })
-    inv.io.out(inv.json ? JSON.stringify(report) : describe(report))
+    inv.io.out(inv.json ? JSON.stringify(report) : describeAppraisal(report))
     return report.verified && (report.decision === undefined || report.decision.allow) ? 0 : 1
   },
 }
@@ -178,7 +178,7 @@ function audience(inv: Invocation): { audience?: string } {
   return a === undefined ? {} : { audience: a }
 }
 
-async function readBytes(inv: Invocation, file: string, what: string): Promise<Uint8Array> {
+export async function readBytes(inv: Invocation, file: string, what: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(resolve(inv.io.cwd, file)))
   } catch (cause) {
@@ -186,7 +186,10 @@ async function readBytes(inv: Invocation, file: string, what: string): Promise<U
   }
 }
 
-function describe(r: AppraisalReport): string {
+/** The human form of an appraisal (verdict, main claims, decision with reasons). */
+export function describeAppraisal(
+  r: Omit<AppraisalReport, 'claims' | 'details'> & { readonly claims?: object },
+): string {
   const lines: string[] = []
   if (!r.verified) {
     lines.push(`NOT VERIFIED (${r.tee}): ${r.error?.code}: ${r.error?.message}`)
@@ -195,7 +198,7 @@ function describe(r: AppraisalReport): string {
   }
   const c = r.claims
   lines.push(
-    `VERIFIED ${r.tee}${c?.insecure === true ? ' (sim: INSECURE)' : ''}${r.tcbStatus === undefined ? '' : `: TCB ${r.tcbStatus}`}`,
+    `VERIFIED ${r.tee}${(c as { insecure?: unknown } | undefined)?.insecure === true ? ' (sim: INSECURE)' : ''}${r.tcbStatus === undefined ? '' : `: TCB ${r.tcbStatus}`}`,
   )
   if (r.advisories.length > 0) lines.push(`  advisories: ${r.advisories.join(', ')}`)
   if (c !== undefined) {

@@ -7,6 +7,7 @@ import type { JWK } from 'jose'
 import { type Command, listOption, stringOption } from '../command.ts'
 import { readJson, writePrivateFile } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { brokerVerification, VERIFICATION_OPTIONS } from '../verification.ts'
 
 async function unsealKey(
   file: string,
@@ -36,7 +37,9 @@ export const brokerStart: Command = {
   description:
     'State lives in PGlite under --data-dir; its root key is sealed by the unseal key file. The CA certificate\n' +
     'is written to <data-dir>/ca.pem for clients to pin, and the URL to <data-dir>/broker.json. Logs are JSON\n' +
-    'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.',
+    'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.\n' +
+    'Hardware evidence (SGX, TDX, SEV-SNP) needs collateral: files (--collateral, looked up first), then\n' +
+    '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.',
   json: false,
   options: {
     'data-dir': {
@@ -80,6 +83,7 @@ export const brokerStart: Command = {
       description: 'Lifetime of attestation tokens',
       default: '1800',
     },
+    ...VERIFICATION_OPTIONS,
   },
   async run(inv) {
     const { cwd, env } = inv.io
@@ -90,6 +94,8 @@ export const brokerStart: Command = {
         env.SUBROSA_UNSEAL_KEY_FILE ??
         `${dataDir}.unseal.key`,
     )
+    // Bad verification settings fail before anything is created.
+    const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
     const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
     const jwks = async (names: string[]) =>
       Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
@@ -110,6 +116,7 @@ export const brokerStart: Command = {
       simTrustedKeys: await jwks(listOption(inv, 'sim-trust')),
       owners: await jwks(listOption(inv, 'owner')),
       tokenTtlSeconds: ttl,
+      verification,
       log: (event) => inv.io.out(JSON.stringify({ at: new Date().toISOString(), ...event })),
     })
     key.fill(0)

@@ -1,5 +1,5 @@
 import type { Command } from '../command.ts'
-import { audit, policyApply } from './admin.ts'
+import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
 import { brokerStart } from './broker.ts'
 import { demo } from './demo.ts'
@@ -14,6 +14,7 @@ export const COMMANDS: readonly Command[] = [
   ownerKeygen,
   simKeygen,
   policyApply,
+  policyDryRun,
   keyCreate,
   encrypt,
   decrypt,
