@@ -14,7 +14,6 @@ import { exportJWK, generateKeyPair } from 'jose'
 import type { BrokerContext } from './context.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
 
-// biome-ignore lint/style/noProcessEnv: test-only location of the shared vectors
 const override = process.env.SUBROSA_VECTORS
 const VECTORS = new URL(
   override === undefined

@@ -18,7 +18,6 @@ import { taxiDatasetSql } from './demo/dataset.ts'
 import { cliEntry } from './entry.ts'
 
 const entry = cliEntry()
-// biome-ignore lint/style/noProcessEnv: test-only location of the shared vectors
 const VECTORS =
   process.env.SUBROSA_VECTORS ?? join(import.meta.dirname, '../../../../shared/vectors')
 const SGX_COLLATERAL = join(VECTORS, 'dcap-qvl/sgx_quote_collateral.json')
