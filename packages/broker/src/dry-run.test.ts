@@ -8,7 +8,7 @@ import {
   type DcapCollateralRequest,
   parseDcapCollateral,
 } from '@subrosa/attest'
-import { toBase64 } from '@subrosa/core'
+import { fromHex, toBase64 } from '@subrosa/core'
 import { generateOwnerKey, type RuntimeData } from '@subrosa/protocol'
 import { exportJWK, generateKeyPair } from 'jose'
 import type { BrokerContext } from './context.ts'
@@ -211,5 +211,74 @@ describe('hardware evidence at the broker', () => {
     assert.equal(last.data.code, 'ERR_KBS_BINDING')
     assert.equal(last.data.measurement, SGX_MRENCLAVE)
     assert.equal(last.data.insecure, false)
+  })
+
+  it('uses collateral sent with the request instead of its own, and reports bad collateral', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const bare = await startTestBroker({ start: JULY_2025, allowSim: false })
+    try {
+      const c = collateralFromDcapQvlJson(
+        Buffer.from(read('dcap-qvl/sgx_quote_collateral.json')).toString(),
+      )
+      const wire = {
+        tcbInfo: c.tcbInfo,
+        tcbInfoSignature: c.tcbInfoSignature,
+        tcbInfoIssuerChain: c.tcbInfoIssuerChain,
+        qeIdentity: c.qeIdentity,
+        qeIdentitySignature: c.qeIdentitySignature,
+        qeIdentityIssuerChain: c.qeIdentityIssuerChain,
+        pckCrl: toBase64(c.pckCrl as Uint8Array),
+        pckCrlIssuerChain: c.pckCrlIssuerChain as string,
+        rootCaCrl: toBase64(c.rootCaCrl as Uint8Array),
+      }
+      const body = {
+        tee: 'sgx',
+        evidence: { quote: toBase64(read('dcap-qvl/sgx_quote')) },
+        workload: 'job',
+        policy: {
+          yaml: policyYaml(
+            bare.owner.id,
+            'ConfigurationAndSWHardeningNeeded',
+            ', allowAdvisories: ["*"]',
+          ),
+        },
+      }
+      const without = (await bare.admin('POST', '/admin/v0/dry-run', body)).json()
+      assert.equal(without.error.code, 'ERR_ATTEST_UNSUPPORTED_TEE')
+      const sent = await bare.admin('POST', '/admin/v0/dry-run', {
+        ...body,
+        collateral: { intel: wire },
+      })
+      assert.equal(sent.statusCode, 200, sent.body)
+      assert.equal(sent.json().decision.allow, true, sent.body)
+      const flipped = fromHex(wire.tcbInfoSignature) as Uint8Array
+      flipped[0] = (flipped[0] as number) ^ 1
+      const forged = (
+        await bare.admin('POST', '/admin/v0/dry-run', {
+          ...body,
+          collateral: {
+            intel: { ...wire, tcbInfoSignature: Buffer.from(flipped).toString('hex') },
+          },
+        })
+      ).json()
+      assert.equal(forged.verified, false)
+      assert.equal(forged.error.code, 'ERR_ATTEST_COLLATERAL_SIGNATURE')
+      const noCrl = (
+        await bare.admin('POST', '/admin/v0/dry-run', {
+          ...body,
+          collateral: { intel: { ...wire, pckCrl: undefined, rootCaCrl: undefined } },
+        })
+      ).json()
+      assert.equal(noCrl.verified, false, 'CRLs are required by default')
+      const garbage = (
+        await bare.admin('POST', '/admin/v0/dry-run', {
+          ...body,
+          collateral: { intel: { ...wire, rootCaCrl: '***' } },
+        })
+      ).json()
+      assert.equal(garbage.error.code, 'ERR_ATTEST_COLLATERAL')
+    } finally {
+      await bare.close()
+    }
   })
 })

@@ -1,7 +1,22 @@
 // The policy dry-run: what the broker would decide for captured evidence, without a nonce, a
 // token or a release. For authoring policies and explaining denials.
+
+import {
+  AttestError,
+  type DcapCollateral,
+  type ParsedDcapCollateral,
+  parseDcapCollateral,
+  productFromName,
+  type VerifyEvidenceOptions,
+} from '@subrosa/attest'
+import { fromBase64 } from '@subrosa/core'
 import { type AppraisalReport, appraiseEvidence, parsePolicy, policyHash } from '@subrosa/policy'
-import { type DryRunRequest, dryRunRequestSchema, parseWire } from '@subrosa/protocol'
+import {
+  type CollateralWire,
+  type DryRunRequest,
+  dryRunRequestSchema,
+  parseWire,
+} from '@subrosa/protocol'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { authorizeNamespace } from './namespaces.ts'
@@ -57,7 +72,7 @@ export async function dryRun(
   const report = await appraiseEvidence({
     tee: request.tee,
     evidence: request.evidence,
-    options: verificationOptions(ctx, at),
+    options: withCollateral(verificationOptions(ctx, at), request.collateral),
     policy,
     workload: request.workload,
     allowSim: ctx.allowSim,
@@ -85,4 +100,73 @@ export async function dryRun(
 async function namespaceExists(ctx: BrokerContext, namespace: string): Promise<boolean> {
   const { rows } = await ctx.db.query('SELECT 1 FROM namespaces WHERE name = $1', [namespace])
   return rows.length > 0
+}
+
+/**
+ * The broker's options with the request's collateral in place of its own sources. The wire form
+ * is only decoded here; the verifier checks it like any other collateral (a malformed part is an
+ * `ERR_ATTEST_COLLATERAL` in the report).
+ */
+function withCollateral(
+  options: VerifyEvidenceOptions,
+  wire: CollateralWire | undefined,
+): VerifyEvidenceOptions {
+  if (wire === undefined) return options
+  const { intel, amd } = wire
+  let parsed: ParsedDcapCollateral | undefined
+  const amdProduct = amd?.product === undefined ? undefined : productFromName(amd.product)
+  return {
+    ...options,
+    ...(intel === undefined
+      ? {}
+      : {
+          intel: {
+            ...options.intel,
+            collateral: async () => {
+              parsed ??= parseDcapCollateral(dcapCollateralOf(intel))
+              return parsed
+            },
+          },
+        }),
+    ...(amd === undefined
+      ? {}
+      : {
+          amd: {
+            vek: async () => {
+              if (amd.product !== undefined && amdProduct === undefined) {
+                throw new AttestError(
+                  'ERR_ATTEST_COLLATERAL',
+                  'Collateral amd.product is unknown',
+                  {
+                    details: { field: 'amd.product' },
+                  },
+                )
+              }
+              return amd.vek
+            },
+            crl: async () => (amd.crl === undefined ? undefined : der(amd.crl, 'amd.crl')),
+            ...(amdProduct === undefined ? {} : { product: amdProduct }),
+          },
+        }),
+  }
+}
+
+function dcapCollateralOf(intel: NonNullable<CollateralWire['intel']>): DcapCollateral {
+  const { fmspc: _fmspc, pckCrl, rootCaCrl, pckCrlIssuerChain, ...signed } = intel
+  return {
+    ...signed,
+    ...(pckCrl === undefined ? {} : { pckCrl: der(pckCrl, 'intel.pckCrl') }),
+    ...(rootCaCrl === undefined ? {} : { rootCaCrl: der(rootCaCrl, 'intel.rootCaCrl') }),
+    ...(pckCrlIssuerChain === undefined ? {} : { pckCrlIssuerChain }),
+  }
+}
+
+function der(base64: string, field: string): Uint8Array {
+  const bytes = fromBase64(base64)
+  if (bytes === undefined) {
+    throw new AttestError('ERR_ATTEST_COLLATERAL', `Collateral ${field} is not base64`, {
+      details: { field },
+    })
+  }
+  return bytes
 }

@@ -220,6 +220,24 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     const report = JSON.parse(expired.stdout) as { verified: boolean; error: { code: string } }
     assert.equal(report.verified, false, 'the collateral has expired by the real clock')
     assert.match(report.error.code, /^ERR_ATTEST_/)
+    const other = join(VECTORS, 'dcap-qvl/tdx_quote_collateral.json')
+    if (existsSync(other)) {
+      const sent = [
+        '--policy',
+        'enclave.yaml',
+        '--collateral',
+        other,
+        '--at',
+        '2025-07-01T00:00:00Z',
+      ]
+      const wrong = await run([...args, ...sent, '--json'], dir)
+      const r = JSON.parse(wrong.stdout) as { error: { code: string } }
+      assert.equal(
+        r.error.code,
+        'ERR_ATTEST_COLLATERAL',
+        'the collateral sent is used, not the broker’s',
+      )
+    }
     const usage = await run([...args], dir)
     assert.equal(usage.status, 2)
   })

@@ -55,6 +55,41 @@ export type CreateKeyResponse = { id: string; namespace: string; name: string; c
  * without releasing anything. `policy` is a draft (YAML) or a stored one (`namespace`/`name`);
  * `at` (ISO 8601) is the verification time, default the broker's clock.
  */
+const pem = z.string().max(64 << 10)
+const rawJson = z.string().max(1 << 20)
+const hexSignature = z.string().max(256)
+const base64Der = z.string().max(8 << 20)
+/**
+ * Collateral sent with a dry run, in the shape of a `subrosa-collateral/v1` bundle's parts:
+ * Intel's signed JSON as raw text, signatures as hex, chains as PEM, CRLs as base64 DER; AMD's
+ * VCEK/VLEK as PEM and its CRL as base64 DER. Verified like any other collateral.
+ */
+export const collateralWireSchema = z.strictObject({
+  intel: z
+    .strictObject({
+      fmspc: z.string().max(12).optional(),
+      tcbInfo: rawJson,
+      tcbInfoSignature: hexSignature,
+      tcbInfoIssuerChain: pem,
+      qeIdentity: rawJson,
+      qeIdentitySignature: hexSignature,
+      qeIdentityIssuerChain: pem,
+      pckCrl: base64Der.optional(),
+      pckCrlIssuerChain: pem.optional(),
+      rootCaCrl: base64Der.optional(),
+    })
+    .optional(),
+  amd: z
+    .strictObject({
+      product: z.string().max(16).optional(),
+      vek: pem,
+      chain: pem.optional(),
+      crl: base64Der.optional(),
+    })
+    .optional(),
+})
+export type CollateralWire = z.infer<typeof collateralWireSchema>
+
 export const dryRunRequestSchema = z.strictObject({
   tee: z.string().min(1).max(32),
   evidence: z.unknown(),
@@ -64,6 +99,8 @@ export const dryRunRequestSchema = z.strictObject({
     z.strictObject({ namespace: z.string().max(63), name: z.string().max(63) }),
   ]),
   at: z.iso.datetime({ offset: true }).optional(),
+  /** When given, this collateral is used instead of the broker's own sources. */
+  collateral: collateralWireSchema.optional(),
 })
 export type DryRunRequest = z.infer<typeof dryRunRequestSchema>
 /** The appraisal: verification outcome, claims, the decision with its reasons, the policy used. */

@@ -1,5 +1,12 @@
 import { resolve } from 'node:path'
-import { applyPolicy, detectEvidence, dryRun, type EvidenceType, readAudit } from '@subrosa/sdk'
+import {
+  applyPolicy,
+  collateralWire,
+  detectEvidence,
+  dryRun,
+  type EvidenceType,
+  readAudit,
+} from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
@@ -38,7 +45,7 @@ export const policyDryRun: Command = {
   path: ['policy', 'dry-run'],
   summary: 'Ask the broker what it would decide for captured evidence, without releasing anything.',
   usage:
-    '--evidence <file> (--policy <file> | --ref <ns>/<name>) --workload <name> [--at <ISO time>] [options]',
+    '--evidence <file> (--policy <file> | --ref <ns>/<name>) --workload <name> [--collateral <file>] [--at <ISO time>] [options]',
   description:
     'The broker verifies with its own collateral and trust settings and evaluates a draft policy (--policy)\n' +
     'or a stored one (--ref). No nonce is bound and no token is issued; the broker audits the dry run.\n' +
@@ -59,6 +66,11 @@ export const policyDryRun: Command = {
     policy: { type: 'string', value: 'file', description: 'Draft policy document' },
     ref: { type: 'string', value: 'ns/name', description: 'Stored policy' },
     workload: { type: 'string', value: 'name', description: 'Workload of the policy' },
+    collateral: {
+      type: 'string',
+      value: 'file',
+      description: "Collateral (bundle or dcap-qvl JSON) to use instead of the broker's own",
+    },
     at: {
       type: 'string',
       value: 'ISO time',
@@ -96,9 +108,18 @@ export const policyDryRun: Command = {
       policyFile === undefined
         ? { namespace: namespace as string, name: name as string }
         : { yaml: await readText(resolve(inv.io.cwd, policyFile), 'the policy file') }
+    const collateralFile = stringOption(inv, 'collateral')
+    const collateral =
+      collateralFile === undefined
+        ? undefined
+        : collateralWire({
+            name: collateralFile,
+            text: await readText(resolve(inv.io.cwd, collateralFile), 'the collateral'),
+          })
     const client = await brokerClient(inv, true)
     try {
       const r = await dryRun(client, {
+        ...(collateral === undefined ? {} : { collateral }),
         tee: wire.tee,
         evidence: wire.evidence,
         workload,

@@ -37,6 +37,7 @@ export {
   type CollateralFile,
   type CollateralSources,
   collateralSources,
+  collateralWire,
   firstCollateralSource,
   onlineCollateralSources,
 } from './sources.ts'

@@ -16,8 +16,14 @@ import {
   type VerifyEvidenceOptions,
 } from '@subrosa/attest'
 import { fromBase64, fromHex, isSubrosaError, toHex } from '@subrosa/core'
+import type { CollateralWire } from '@subrosa/protocol'
 import { SdkError } from '../errors.ts'
-import { COLLATERAL_BUNDLE_FORMAT, dcapCollateralOf, parseCollateralBundle } from './bundle.ts'
+import {
+  COLLATERAL_BUNDLE_FORMAT,
+  dcapCollateralOf,
+  intelBundleOf,
+  parseCollateralBundle,
+} from './bundle.ts'
 import type { KdsClient } from './kds-client.ts'
 import type { PcsClient } from './pcs-client.ts'
 
@@ -214,4 +220,42 @@ export function firstCollateralSource(...sources: readonly CollateralSources[]):
           },
         }),
   }
+}
+
+/**
+ * A collateral file (bundle or dcap-qvl JSON) in the wire form a dry run sends to the broker.
+ *
+ * @throws SdkError `ERR_SDK_CONFIG` naming the file.
+ */
+export function collateralWire(file: CollateralFile): CollateralWire {
+  try {
+    const json: unknown = JSON.parse(file.text)
+    const record =
+      typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
+    if (record.format === COLLATERAL_BUNDLE_FORMAT) {
+      const { intel, amd } = parseCollateralBundle(file.text)
+      return { ...(intel === undefined ? {} : { intel }), ...(amd === undefined ? {} : { amd }) }
+    }
+    if (typeof record.tcb_info === 'string') {
+      const intel = collateralFromDcapQvlJson(file.text)
+      const { fmspc } = JSON.parse(intel.tcbInfo) as { fmspc?: unknown }
+      return {
+        intel: intelBundleOf(
+          typeof fmspc === 'string' ? fmspc : '',
+          intel as Required<typeof intel>,
+        ),
+      }
+    }
+  } catch (cause) {
+    const why = isSubrosaError(cause) ? cause.message : 'it is not JSON'
+    throw new SdkError('ERR_SDK_CONFIG', `Collateral file ${file.name} cannot be used: ${why}`, {
+      cause,
+      details: { file: file.name },
+    })
+  }
+  throw new SdkError(
+    'ERR_SDK_CONFIG',
+    `Collateral file ${file.name} is neither a ${COLLATERAL_BUNDLE_FORMAT} bundle nor dcap-qvl collateral JSON`,
+    { details: { file: file.name } },
+  )
 }
