@@ -7,10 +7,11 @@ import {
   collateralFromDcapQvlJson,
   type DcapCollateralRequest,
   parseDcapCollateral,
+  verifyDcapQuote,
 } from '@subrosa/attest'
 import { fromHex, toBase64 } from '@subrosa/core'
-import { generateOwnerKey, type RuntimeData } from '@subrosa/protocol'
-import { exportJWK, generateKeyPair } from 'jose'
+import { generateOwnerKey, type RuntimeData, reportDataFor, signEarToken } from '@subrosa/protocol'
+import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { BrokerContext } from './context.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
 
@@ -66,13 +67,24 @@ workloads:
 `
 }
 
+const PASSPORT_ISSUER = 'https://verifier.test'
+
 describe('hardware evidence at the broker', () => {
   let tb: TestBroker
+  let verifierKey: JWK
   before(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true })
+    verifierKey = { ...(await exportJWK(pair.privateKey)), kid: 'verifier-1', alg: 'ES256' }
+    const { d: _d, ...verifierPublic } = verifierKey
     tb = await startTestBroker({
       start: JULY_2025,
       allowSim: false,
-      ...(present ? { verification: intelFromFiles() } : {}),
+      verification: {
+        ...(present ? intelFromFiles() : {}),
+        tokens: {
+          issuers: [{ issuer: PASSPORT_ISSUER, kind: 'ear', jwks: { keys: [verifierPublic] } }],
+        },
+      },
     })
   })
   after(() => tb.close())
@@ -280,5 +292,97 @@ describe('hardware evidence at the broker', () => {
     } finally {
       await bare.close()
     }
+  })
+
+  it('accepts a passport: another verifier’s EAR token for a real quote, bound to this session', async (t) => {
+    if (skipWithoutVectors(t)) return
+    const applied = await tb.admin('POST', '/admin/v0/policies', {
+      yaml: `apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: passport, predecessor: null }
+owners: { threshold: 1, keys: ["${tb.owner.id}"] }
+workloads:
+  - name: job
+    accept:
+      - { tee: sgx, mrenclave: ["${SGX_MRENCLAVE}"], tcb: [UpToDate] }
+      - { tee: sgx, issuer: "${PASSPORT_ISSUER}", mrenclave: ["${SGX_MRENCLAVE}"], tcb: [ConfigurationAndSWHardeningNeeded], allowAdvisories: ["*"] }
+`,
+    })
+    assert.equal(applied.statusCode, 201, applied.body)
+    const collateral = parseDcapCollateral(
+      collateralFromDcapQvlJson(Buffer.from(read('dcap-qvl/sgx_quote_collateral.json')).toString()),
+    )
+    const { claims } = verifyDcapQuote(read('dcap-qvl/sgx_quote'), { collateral, now: JULY_2025 })
+    const { source: _source, ...annotated } = claims
+
+    const passport = async (bind: boolean) => {
+      const auth = await tb.app.inject({
+        method: 'POST',
+        url: '/kbs/v0/auth',
+        payload: {
+          version: '0.1.1',
+          tee: 'token',
+          'extra-params': { workload: 'acme/passport/job' },
+        },
+      })
+      const cookie = String(auth.headers['set-cookie']).split(';')[0] as string
+      const { publicKey } = await generateKeyPair('ECDH-ES+A256KW')
+      const { x, y } = await exportJWK(publicKey)
+      const runtimeData: RuntimeData = {
+        nonce: auth.json().nonce,
+        'tee-pubkey': {
+          kty: 'EC',
+          crv: 'P-256',
+          x: x as string,
+          y: y as string,
+          alg: 'ECDH-ES+A256KW',
+        },
+      }
+      const token = await signEarToken(
+        {
+          issuer: PASSPORT_ISSUER,
+          now: JULY_2025,
+          ttlSeconds: 600,
+          jti: 'passport-1',
+          nonce: runtimeData.nonce,
+          build: 'other-verifier',
+          status: 'affirming',
+          trustVector: { hardware: 2 },
+          annotatedEvidence: {
+            ...annotated,
+            reportData: bind
+              ? Buffer.from(reportDataFor(runtimeData)).toString('hex')
+              : claims.reportData,
+          },
+          teePublicKey: runtimeData['tee-pubkey'],
+          workload: {
+            namespace: 'x',
+            policy: 'y',
+            workload: 'z',
+            policyHash: 'sha384:0',
+            policyVersion: 1,
+            clause: 'c',
+          },
+          tee: 'sgx',
+          insecure: false,
+        },
+        verifierKey,
+      )
+      return tb.app.inject({
+        method: 'POST',
+        url: '/kbs/v0/attest',
+        headers: { cookie },
+        payload: { 'runtime-data': runtimeData, 'tee-evidence': { primary_evidence: { token } } },
+      })
+    }
+    const bound = await passport(true)
+    assert.equal(bound.statusCode, 200, bound.body)
+    const audit = (await tb.admin('GET', '/admin/v0/audit')).json()
+    const last = audit.entries.filter((e: { kind: string }) => e.kind === 'attestation').at(-1)
+    assert.equal(last.data.decision, 'allow')
+    assert.equal(last.data.clause, 'workloads[0].accept[1]')
+    assert.equal(last.data.tee, 'token')
+    const unbound = await passport(false)
+    assert.equal(unbound.json().code, 'ERR_KBS_BINDING')
   })
 })
