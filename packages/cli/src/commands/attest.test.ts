@@ -148,6 +148,46 @@ workloads:
     assert.match(denied.stdout, /accept\[0\]: .*guestSvn/i)
   })
 
+  it('refuses go-sev-guest’s debug report under a debug-deny policy, after verifying it', async (t) => {
+    const files = ['go-sev-guest/attestation.bin', 'go-sev-guest/vcek.testcer']
+    if (!have(t, ...files)) return
+    const measurement =
+      'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01'
+    const policy = (debug: string) => `apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: snp-debug, predecessor: null }
+owners: { threshold: 1, keys: ["urn:ietf:params:oauth:jwk-thumbprint:sha-256:${'A'.repeat(43)}"] }
+workloads:
+  - name: job
+    debug: ${debug}
+    accept: [{ tee: snp, measurement: "${measurement}" }]
+`
+    await writeFile(join(dir, 'debug-deny.yaml'), policy('deny'))
+    await writeFile(join(dir, 'debug-allow.yaml'), policy('allow'))
+    const base = [
+      'attest',
+      'verify',
+      '--evidence',
+      v(files[0] as string),
+      '--certs',
+      v(files[1] as string),
+      '--at',
+      '2022-09-24T01:00:00Z',
+      '--workload',
+      'job',
+      '--json',
+    ]
+    const denied = await cli([...base, '--policy', join(dir, 'debug-deny.yaml')])
+    assert.equal(denied.status, 1)
+    const report = JSON.parse(denied.stdout)
+    assert.equal(report.verified, true, 'signature and chain are valid')
+    assert.equal(report.claims.debug, true)
+    assert.equal(report.decision.allow, false)
+    assert.equal(report.decision.clause, 'workloads[0].debug')
+    const allowed = await cli([...base, '--policy', join(dir, 'debug-allow.yaml')])
+    assert.equal(allowed.status, 0, allowed.stdout)
+  })
+
   it('explains usage errors', async () => {
     const none = await cli(['attest', 'verify'])
     assert.equal(none.status, 2)
