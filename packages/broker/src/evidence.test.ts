@@ -10,10 +10,11 @@ import {
   verifyDcapQuote,
 } from '@subrosa/attest'
 import { fromHex, toBase64 } from '@subrosa/core'
-import { generateOwnerKey, type RuntimeData, reportDataFor, signEarToken } from '@subrosa/protocol'
+import { generateOwnerKey, reportDataFor, signEarToken } from '@subrosa/protocol'
 import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import type { BrokerContext } from './context.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
+import { openKbsSession, sendEvidence } from './testing/kbs-session.ts'
 
 const override = process.env.SUBROSA_VECTORS
 const VECTORS = new URL(
@@ -188,33 +189,8 @@ describe('hardware evidence at the broker', () => {
 
   it('verifies a real quote at KBS attest and refuses it: it does not bind the nonce', async (t) => {
     if (skipWithoutVectors(t)) return
-    const auth = await tb.app.inject({
-      method: 'POST',
-      url: '/kbs/v0/auth',
-      payload: { version: '0.1.1', tee: 'sgx', 'extra-params': { workload: 'acme/enclave/job' } },
-    })
-    const cookie = String(auth.headers['set-cookie']).split(';')[0] as string
-    const { publicKey } = await generateKeyPair('ECDH-ES+A256KW')
-    const { x, y } = await exportJWK(publicKey)
-    const runtimeData: RuntimeData = {
-      nonce: auth.json().nonce,
-      'tee-pubkey': {
-        kty: 'EC',
-        crv: 'P-256',
-        x: x as string,
-        y: y as string,
-        alg: 'ECDH-ES+A256KW',
-      },
-    }
-    const res = await tb.app.inject({
-      method: 'POST',
-      url: '/kbs/v0/attest',
-      headers: { cookie },
-      payload: {
-        'runtime-data': runtimeData,
-        'tee-evidence': { primary_evidence: { quote: toBase64(read('dcap-qvl/sgx_quote')) } },
-      },
-    })
+    const session = await openKbsSession(tb, 'sgx', 'acme/enclave/job')
+    const res = await sendEvidence(tb, session, { quote: toBase64(read('dcap-qvl/sgx_quote')) })
     assert.equal(res.statusCode, 401, res.body)
     assert.equal(res.json().code, 'ERR_KBS_BINDING')
     const audit = (await tb.admin('GET', '/admin/v0/audit')).json()
@@ -316,28 +292,8 @@ workloads:
     const { source: _source, ...annotated } = claims
 
     const passport = async (bind: boolean) => {
-      const auth = await tb.app.inject({
-        method: 'POST',
-        url: '/kbs/v0/auth',
-        payload: {
-          version: '0.1.1',
-          tee: 'token',
-          'extra-params': { workload: 'acme/passport/job' },
-        },
-      })
-      const cookie = String(auth.headers['set-cookie']).split(';')[0] as string
-      const { publicKey } = await generateKeyPair('ECDH-ES+A256KW')
-      const { x, y } = await exportJWK(publicKey)
-      const runtimeData: RuntimeData = {
-        nonce: auth.json().nonce,
-        'tee-pubkey': {
-          kty: 'EC',
-          crv: 'P-256',
-          x: x as string,
-          y: y as string,
-          alg: 'ECDH-ES+A256KW',
-        },
-      }
+      const session = await openKbsSession(tb, 'token', 'acme/passport/job')
+      const { runtimeData } = session
       const token = await signEarToken(
         {
           issuer: PASSPORT_ISSUER,
@@ -368,12 +324,7 @@ workloads:
         },
         verifierKey,
       )
-      return tb.app.inject({
-        method: 'POST',
-        url: '/kbs/v0/attest',
-        headers: { cookie },
-        payload: { 'runtime-data': runtimeData, 'tee-evidence': { primary_evidence: { token } } },
-      })
+      return sendEvidence(tb, session, { token })
     }
     const bound = await passport(true)
     assert.equal(bound.statusCode, 200, bound.body)

@@ -3,9 +3,10 @@ import { after, before, describe, it } from 'node:test'
 import { createSimEvidence, generateSimPlatformKey } from '@subrosa/attest'
 import { fromBase64, toHex } from '@subrosa/core'
 import { decryptWithKey, type RuntimeData, reportDataFor, verifyEarToken } from '@subrosa/protocol'
-import { type CryptoKey, exportJWK, generateKeyPair, type JWK } from 'jose'
+import { type CryptoKey, generateKeyPair, type JWK } from 'jose'
 import { publicJwks } from './state.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
+import { openKbsSession, sendEvidence } from './testing/kbs-session.ts'
 import { testPolicyYaml } from './testing/policy-fixture.ts'
 
 const MEASUREMENT = 'ab'.repeat(48)
@@ -23,30 +24,8 @@ async function attest(
     evidenceAt?: Date
   } = {},
 ): Promise<Attempt> {
-  const auth = await tb.app.inject({
-    method: 'POST',
-    url: '/kbs/v0/auth',
-    payload: {
-      version: '0.1.1',
-      tee: 'sim',
-      'extra-params': { workload: options.workload ?? 'acme/analytics/job' },
-    },
-  })
-  assert.equal(auth.statusCode, 200, auth.body)
-  const cookie = String(auth.headers['set-cookie']).split(';')[0] as string
-  const { nonce } = auth.json() as { nonce: string }
-  const { privateKey, publicKey } = await generateKeyPair('ECDH-ES+A256KW')
-  const { x, y } = await exportJWK(publicKey)
-  const runtimeData: RuntimeData = {
-    nonce,
-    'tee-pubkey': {
-      kty: 'EC',
-      crv: 'P-256',
-      x: x as string,
-      y: y as string,
-      alg: 'ECDH-ES+A256KW',
-    },
-  }
+  const session = await openKbsSession(tb, 'sim', options.workload ?? 'acme/analytics/job')
+  const { cookie, runtimeData, teeKey } = session
   const evidence = await createSimEvidence(
     {
       measurement: Buffer.from(options.measurement ?? MEASUREMENT, 'hex'),
@@ -58,17 +37,12 @@ async function attest(
     options.evidenceAt ?? tb.now(),
   )
   const sent = options.mutate === undefined ? runtimeData : options.mutate(runtimeData)
-  const res = await tb.app.inject({
-    method: 'POST',
-    url: '/kbs/v0/attest',
-    headers: { cookie },
-    payload: { 'runtime-data': sent, 'tee-evidence': { primary_evidence: evidence } },
-  })
+  const res = await sendEvidence(tb, session, evidence, sent)
   return {
     status: res.statusCode,
     body: res.json() as Record<string, unknown>,
     cookie,
-    teeKey: privateKey as CryptoKey,
+    teeKey,
   }
 }
 

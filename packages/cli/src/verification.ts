@@ -1,9 +1,10 @@
 // Broker verification settings from `broker start` flags: collateral files, PCS/PCCS and KDS
 // endpoints, and trusted token issuers.
 import { join, resolve } from 'node:path'
-import type { TrustedIssuer } from '@subrosa/attest'
+import type { CrlMode, TrustedIssuer } from '@subrosa/attest'
 import type { BrokerContext } from '@subrosa/broker'
 import {
+  type CollateralFile,
   type CollateralSources,
   collateralSources,
   createCollateralCache,
@@ -60,15 +61,8 @@ export async function brokerVerification(
   inv: Invocation,
   cacheDir: string,
 ): Promise<BrokerContext['verification']> {
-  const crls = stringOption(inv, 'crls') ?? 'required'
-  if (crls !== 'required' && crls !== 'not-provided')
-    throw new CliError('ERR_CLI_USAGE', '--crls must be required or not-provided')
-  const files = await Promise.all(
-    listOption(inv, 'collateral').map(async (name) => ({
-      name,
-      text: await readText(resolve(inv.io.cwd, name), 'a collateral file'),
-    })),
-  )
+  const crls = crlMode(inv)
+  const files = await readCollateralFiles(inv)
   const sources: CollateralSources[] = [collateralSources(files, { crls })]
   const pccs = stringOption(inv, 'pccs')
   const kds = stringOption(inv, 'kds')
@@ -96,6 +90,24 @@ export async function brokerVerification(
       ? {}
       : { tokens: { issuers, ...(audience === undefined ? {} : { audience }) } }),
   }
+}
+
+/** `--crls`: whether Intel collateral must carry CRLs. */
+export function crlMode(inv: Invocation): CrlMode {
+  const crls = stringOption(inv, 'crls') ?? 'required'
+  if (crls !== 'required' && crls !== 'not-provided')
+    throw new CliError('ERR_CLI_USAGE', '--crls must be required or not-provided')
+  return crls
+}
+
+/** The `--collateral` files, read. */
+export function readCollateralFiles(inv: Invocation): Promise<CollateralFile[]> {
+  return Promise.all(
+    listOption(inv, 'collateral').map(async (name) => ({
+      name,
+      text: await readText(resolve(inv.io.cwd, name), 'a collateral file'),
+    })),
+  )
 }
 
 /**

@@ -1,17 +1,10 @@
 import { resolve } from 'node:path'
-import {
-  applyPolicy,
-  collateralWire,
-  detectEvidence,
-  dryRun,
-  type EvidenceType,
-  readAudit,
-} from '@subrosa/sdk'
+import { applyPolicy, collateralWire, dryRun, readAudit } from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { renderTable } from '../output.ts'
-import { describeAppraisal, readBytes } from './attest.ts'
+import { describeAppraisal, EVIDENCE_OPTIONS, readEvidence } from './attest.ts'
 
 /** `subrosa policy apply` */
 export const policyApply: Command = {
@@ -53,16 +46,7 @@ export const policyDryRun: Command = {
   json: true,
   options: {
     ...OWNER_OPTIONS,
-    evidence: {
-      type: 'string',
-      value: 'file',
-      description: 'Evidence: raw quote/report, hex, JWT or wire JSON',
-    },
-    type: {
-      type: 'string',
-      value: 'kind',
-      description: 'sgx | tdx | snp | token | sim (default: detected)',
-    },
+    ...EVIDENCE_OPTIONS,
     policy: { type: 'string', value: 'file', description: 'Draft policy document' },
     ref: { type: 'string', value: 'ns/name', description: 'Stored policy' },
     workload: { type: 'string', value: 'name', description: 'Workload of the policy' },
@@ -100,10 +84,7 @@ export const policyDryRun: Command = {
     const at = stringOption(inv, 'at')
     if (at !== undefined && Number.isNaN(Date.parse(at)))
       throw new CliError('ERR_CLI_USAGE', '--at must be an ISO 8601 time')
-    const wire = detectEvidence(
-      await readBytes(inv, file, 'the evidence'),
-      stringOption(inv, 'type') as EvidenceType | undefined,
-    )
+    const wire = await readEvidence(inv, file)
     const policy =
       policyFile === undefined
         ? { namespace: namespace as string, name: name as string }

@@ -34,6 +34,19 @@ async function cli(args: string[], cwd = process.cwd()) {
 }
 
 const v = (f: string) => join(VECTORS, f)
+
+/** A one-workload policy (`job`) accepting `clause`, with `debug` as given. */
+function jobPolicy(name: string, clause: string, debug = 'deny'): string {
+  return `apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: ${name}, predecessor: null }
+owners: { threshold: 1, keys: ["urn:ietf:params:oauth:jwk-thumbprint:sha-256:${'A'.repeat(43)}"] }
+workloads:
+  - name: job
+    debug: ${debug}
+    accept: [${clause}]
+`
+}
 const SGX = ['dcap-qvl/sgx_quote', 'dcap-qvl/sgx_quote_collateral.json']
 const TDX = ['dcap-qvl/tdx_quote', 'dcap-qvl/tdx_quote_collateral.json']
 const SNP = ['trustee/test-report.bin', 'trustee/test-vcek.der']
@@ -116,15 +129,11 @@ describe('subrosa attest verify', () => {
     if (!have(t, ...SNP)) return
     const measurement =
       'a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c'
-    const policy = (minGuestSvn: number) => `apiVersion: subrosa/v1
-kind: Policy
-metadata: { namespace: acme, name: snp-check, predecessor: null }
-owners: { threshold: 1, keys: ["urn:ietf:params:oauth:jwk-thumbprint:sha-256:${'A'.repeat(43)}"] }
-workloads:
-  - name: job
-    accept:
-      - { tee: snp, measurement: "${measurement}", minGuestSvn: ${minGuestSvn}, vmpl: 0 }
-`
+    const policy = (minGuestSvn: number) =>
+      jobPolicy(
+        'snp-check',
+        `{ tee: snp, measurement: "${measurement}", minGuestSvn: ${minGuestSvn}, vmpl: 0 }`,
+      )
     await writeFile(join(dir, 'allow.yaml'), policy(4))
     await writeFile(join(dir, 'deny.yaml'), policy(5))
     const base = [
@@ -153,15 +162,8 @@ workloads:
     if (!have(t, ...files)) return
     const measurement =
       'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01'
-    const policy = (debug: string) => `apiVersion: subrosa/v1
-kind: Policy
-metadata: { namespace: acme, name: snp-debug, predecessor: null }
-owners: { threshold: 1, keys: ["urn:ietf:params:oauth:jwk-thumbprint:sha-256:${'A'.repeat(43)}"] }
-workloads:
-  - name: job
-    debug: ${debug}
-    accept: [{ tee: snp, measurement: "${measurement}" }]
-`
+    const policy = (debug: string) =>
+      jobPolicy('snp-debug', `{ tee: snp, measurement: "${measurement}" }`, debug)
     await writeFile(join(dir, 'debug-deny.yaml'), policy('deny'))
     await writeFile(join(dir, 'debug-allow.yaml'), policy('allow'))
     const base = [

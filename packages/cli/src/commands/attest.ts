@@ -2,13 +2,44 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { TrustedIssuer, VerifyEvidenceOptions } from '@subrosa/attest'
 import { type AppraisalReport, appraiseEvidence, parsePolicy } from '@subrosa/policy'
-import { collateralSources, detectEvidence, type EvidenceType } from '@subrosa/sdk'
+import {
+  collateralSources,
+  detectEvidence,
+  type EvidenceType,
+  type WireEvidence,
+} from '@subrosa/sdk'
 import type { JWK } from 'jose'
-import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
+import { type Command, type Invocation, type OptionSpec, stringOption } from '../command.ts'
 import { readText } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { crlMode, readCollateralFiles } from '../verification.ts'
 
 const TYPES = ['sim', 'sgx', 'tdx', 'snp', 'token'] as const
+
+/** The options naming an evidence file and its type, shared with `policy dry-run`. */
+export const EVIDENCE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  evidence: {
+    type: 'string',
+    value: 'file',
+    description: 'Evidence: raw quote/report, hex, JWT or wire JSON',
+  },
+  type: {
+    type: 'string',
+    value: 'kind',
+    description: 'sgx | tdx | snp | token | sim (default: detected)',
+  },
+}
+
+/** The evidence of `--evidence` in wire form, its type from `--type` or detected. */
+export async function readEvidence(inv: Invocation, file: string): Promise<WireEvidence> {
+  const type = stringOption(inv, 'type')
+  if (type !== undefined && !(TYPES as readonly string[]).includes(type))
+    throw new CliError('ERR_CLI_USAGE', `--type must be one of ${TYPES.join(', ')}`)
+  return detectEvidence(
+    await readBytes(inv, file, 'the evidence'),
+    type as EvidenceType | undefined,
+  )
+}
 
 /** `subrosa attest verify` */
 export const attestVerify: Command = {
@@ -24,16 +55,7 @@ export const attestVerify: Command = {
     'or the sim platform public key.',
   json: true,
   options: {
-    evidence: {
-      type: 'string',
-      value: 'file',
-      description: 'Evidence: raw quote/report, hex, JWT or wire JSON',
-    },
-    type: {
-      type: 'string',
-      value: 'kind',
-      description: 'sgx | tdx | snp | token | sim (default: detected)',
-    },
+    ...EVIDENCE_OPTIONS,
     collateral: {
       type: 'string',
       value: 'file',
@@ -74,9 +96,6 @@ export const attestVerify: Command = {
         'ERR_CLI_USAGE',
         '--evidence <file> is required (see subrosa attest verify --help)',
       )
-    const type = stringOption(inv, 'type')
-    if (type !== undefined && !(TYPES as readonly string[]).includes(type))
-      throw new CliError('ERR_CLI_USAGE', `--type must be one of ${TYPES.join(', ')}`)
     const at = stringOption(inv, 'at')
     const now = at === undefined ? new Date() : new Date(at)
     if (Number.isNaN(now.getTime()))
@@ -86,10 +105,7 @@ export const attestVerify: Command = {
     if ((policyFile === undefined) !== (workload === undefined))
       throw new CliError('ERR_CLI_USAGE', '--policy and --workload go together')
 
-    const wire = detectEvidence(
-      await readBytes(inv, file, 'the evidence'),
-      type as EvidenceType | undefined,
-    )
+    const wire = await readEvidence(inv, file)
     const options = await verifyOptions(inv, wire, now)
     const report = await appraiseEvidence({
       tee: wire.tee,
@@ -117,16 +133,8 @@ async function verifyOptions(
   const certs =
     certsFile === undefined ? undefined : await readBytes(inv, certsFile, 'the certificates')
   const certsText = certs === undefined ? undefined : Buffer.from(certs).toString('utf8')
-  const crls = stringOption(inv, 'crls') ?? 'required'
-  if (crls !== 'required' && crls !== 'not-provided')
-    throw new CliError('ERR_CLI_USAGE', '--crls must be required or not-provided')
-  const files = await Promise.all(
-    listOption(inv, 'collateral').map(async (name) => ({
-      name,
-      text: await readText(resolve(inv.io.cwd, name), 'the collateral'),
-    })),
-  )
-  const collateral = collateralSources(files, { crls })
+  const files = await readCollateralFiles(inv)
+  const collateral = collateralSources(files, { crls: crlMode(inv) })
   const options: { -readonly [K in keyof VerifyEvidenceOptions]: VerifyEvidenceOptions[K] } = {
     now,
     ...collateral,
@@ -178,7 +186,7 @@ function audience(inv: Invocation): { audience?: string } {
   return a === undefined ? {} : { audience: a }
 }
 
-export async function readBytes(inv: Invocation, file: string, what: string): Promise<Uint8Array> {
+async function readBytes(inv: Invocation, file: string, what: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(resolve(inv.io.cwd, file)))
   } catch (cause) {
