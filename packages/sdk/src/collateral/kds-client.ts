@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto'
+import { type Certificate, parseCertificate } from '@subrosa/attest'
 import { SdkError } from '../errors.ts'
 import type { CollateralCache } from './cache.ts'
 import { crlDates, crlDer, earliestExpiry, parsePemChain } from './der.ts'
@@ -61,9 +61,9 @@ export function createKdsClient(options: KdsClientOptions): KdsClient {
       checkProduct(product)
       const url = `${base}/vcek/v1/${product}/${chipPath(product, hwid)}?${splQuery(product, tcb)}`
       return getCollateral(ctx, url, [], (r) => {
-        let cert: X509Certificate
+        let cert: Certificate
         try {
-          cert = new X509Certificate(r.body)
+          cert = parseCertificate(r.body)
         } catch {
           throw badResponse(SERVICE, 'VCEK', 'is not a certificate')
         }
