@@ -6,6 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
+import { signEarToken } from '@subrosa/protocol'
+import { exportJWK, generateKeyPair } from 'jose'
 import { main } from '../cli.ts'
 import type { Io } from '../command.ts'
 
@@ -188,6 +190,83 @@ describe('subrosa attest verify', () => {
     assert.equal(report.decision.clause, 'workloads[0].debug')
     const allowed = await cli([...base, '--policy', join(dir, 'debug-allow.yaml')])
     assert.equal(allowed.status, 0, allowed.stdout)
+  })
+
+  it('verifies an EAR token with the issuer’s JWKS, and refuses it with another key', async () => {
+    const issuerKey = async (kid: string) => {
+      const pair = await generateKeyPair('ES256', { extractable: true })
+      const jwk = { ...(await exportJWK(pair.privateKey)), kid, alg: 'ES256' }
+      const { d: _d, ...pub } = jwk
+      return { jwk, pub }
+    }
+    const signer = await issuerKey('k1')
+    const stranger = await issuerKey('k1')
+    const now = new Date('2026-12-01T00:00:00Z')
+    const { x, y } = await exportJWK((await generateKeyPair('ECDH-ES+A256KW')).publicKey)
+    const token = await signEarToken(
+      {
+        issuer: 'https://broker.example',
+        now,
+        ttlSeconds: 600,
+        jti: 'j1',
+        nonce: 'n1',
+        build: 'test',
+        status: 'warning',
+        trustVector: { hardware: 0 },
+        annotatedEvidence: {
+          tee: 'sim',
+          debug: false,
+          measurement: 'ab'.repeat(48),
+          svn: 1,
+          reportData: 'cd'.repeat(64),
+          platformKey: 'sim-key',
+        },
+        teePublicKey: {
+          kty: 'EC',
+          crv: 'P-256',
+          x: x as string,
+          y: y as string,
+          alg: 'ECDH-ES+A256KW',
+        },
+        workload: {
+          namespace: 'a',
+          policy: 'b',
+          workload: 'c',
+          policyHash: 'sha384:0',
+          policyVersion: 1,
+          clause: 'x',
+        },
+        tee: 'sim',
+        insecure: true,
+      },
+      signer.jwk,
+    )
+    await writeFile(join(dir, 'ear.jwt'), token)
+    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [signer.pub] }))
+    await writeFile(join(dir, 'other.json'), JSON.stringify({ keys: [stranger.pub] }))
+    const base = ['attest', 'verify', '--evidence', join(dir, 'ear.jwt'), '--token-kind', 'ear']
+    const at = ['--at', '2026-12-01T00:05:00Z', '--json']
+    const ok = await cli([...base, '--certs', join(dir, 'jwks.json'), ...at])
+    assert.equal(ok.status, 0, ok.stdout)
+    const report = JSON.parse(ok.stdout)
+    assert.equal(report.tee, 'sim')
+    assert.equal(report.claims.insecure, true)
+    assert.equal(report.claims.source.issuer, 'https://broker.example')
+    const forged = await cli([...base, '--certs', join(dir, 'other.json'), ...at])
+    assert.equal(forged.status, 1)
+    assert.match(
+      JSON.parse(forged.stdout).error.code,
+      /^ERR_ATTEST_(SIGNATURE|TOKEN|UNTRUSTED_KEY)$/,
+    )
+    const late = await cli([
+      ...base,
+      '--certs',
+      join(dir, 'jwks.json'),
+      '--at',
+      '2026-12-01T01:00:00Z',
+      '--json',
+    ])
+    assert.equal(JSON.parse(late.stdout).error.code, 'ERR_ATTEST_EXPIRED')
   })
 
   it('explains usage errors', async () => {
