@@ -12,7 +12,10 @@ import {
   verifySnpReport,
 } from '@subrosa/attest'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } })
+const { values } = parseArgs({
+  strict: false,
+  options: { seconds: { type: 'string', default: '3' } },
+})
 const budget = Number(values.seconds)
 const root =
   process.env.SUBROSA_VECTORS ?? new URL('../../shared/vectors', import.meta.url).pathname

@@ -13,6 +13,7 @@ import { createInMemoryKms, encryptParquetWithKms, unwrapFooterKey } from '@subr
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 
 const { values } = parseArgs({
+  strict: false,
   options: {
     rows: { type: 'string', default: '10000000' },
     runs: { type: 'string', default: '3' },
