@@ -94,3 +94,29 @@ export function gcmOpen(
   body.fill(0)
   return out
 }
+
+type CtrCipher = 'aes-128-ctr' | 'aes-192-ctr' | 'aes-256-ctr'
+
+/**
+ * AES-CTR as Parquet's AES_GCM_CTR_V1 uses it for pages: the 16-byte IV is the 12-byte nonce
+ * followed by the 32-bit big-endian counter 1. Encryption and decryption are the same operation.
+ * No integrity: callers authenticate by other means or accept that pages can be altered.
+ *
+ * @throws CryptoError `ERR_CRYPTO_KEY_LENGTH` for a key that is not an AES key or a bad nonce.
+ */
+export function ctrCrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array {
+  const algorithm = gcmCipher(key).replace('gcm', 'ctr') as CtrCipher
+  if (nonce.length !== NONCE_LENGTH) {
+    throw new CryptoError('ERR_CRYPTO_KEY_LENGTH', `A CTR nonce must be ${NONCE_LENGTH} bytes`)
+  }
+  const iv = new Uint8Array(16)
+  iv.set(nonce)
+  iv[15] = 1
+  const cipher = createCipheriv(algorithm, key, iv)
+  const out = new Uint8Array(data.length)
+  const body = cipher.update(data)
+  out.set(body, 0)
+  out.set(cipher.final(), body.length)
+  body.fill(0)
+  return out
+}

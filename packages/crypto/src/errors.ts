@@ -15,14 +15,18 @@ export const CRYPTO_ERRORS = {
   ERR_PARQUET_ALREADY_ENCRYPTED:
     'An encrypted Parquet file was given where a plaintext one is needed.',
   ERR_PARQUET_UNSUPPORTED:
-    'The Parquet file uses a feature this version does not handle (AES_GCM_CTR_V1, column keys, plaintext footer, external key material, too many pages).',
+    'The Parquet file uses a feature this version does not handle (index pages, column data in other files, more than 32767 row groups, columns or pages per chunk).',
   ERR_PARQUET_KEY_MATERIAL: 'key_metadata is missing or is not valid PKMT1 key material.',
   ERR_PARQUET_AAD_PREFIX:
     'The file needs an AAD prefix that was not supplied, or the supplied one differs from the stored one.',
   ERR_PARQUET_FOOTER_AUTH:
     'The encrypted footer failed authentication: wrong footer key or tampered footer.',
   ERR_PARQUET_MODULE_AUTH:
-    'A page or page header failed authentication: tampered, reordered or swapped module.',
+    'A module (page, page header, column metadata, index or bloom filter) failed authentication: tampered, reordered or swapped.',
+  ERR_PARQUET_KEY_UNAVAILABLE:
+    'The reader has no key for the footer or for an encrypted column it was asked to read.',
+  ERR_PARQUET_COLUMN:
+    'A column named in an encryption setting is not in the file, or is named twice.',
 } as const
 
 export type CryptoErrorCode = keyof typeof CRYPTO_ERRORS

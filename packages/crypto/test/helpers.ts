@@ -25,6 +25,18 @@ export const VECTOR_KEYS = {
 } as const
 
 /**
+ * The key of a parquet-testing key id (`kf`, `kc1`..`kc8`), 128-bit files or `aes256/` ones
+ * (SOURCES.md: the README's `{0,1,2,...}` are ASCII digits).
+ */
+export function vectorKey(id: string, aes256: boolean): Uint8Array | undefined {
+  if (id === 'kf') return aes256 ? VECTOR_KEYS.footer256 : VECTOR_KEYS.footer128
+  const n = /^kc([1-8])$/.exec(id)?.[1]
+  if (n === undefined) return undefined
+  if (!aes256) return n === '1' ? VECTOR_KEYS.kc1_128 : n === '2' ? VECTOR_KEYS.kc2_128 : undefined
+  return utf8(`123456789012345678901234567890${String(11 + Number(n)).padStart(2, '0')}`)
+}
+
+/**
  * True when the parquet-testing vectors are present; otherwise skips the test with a message
  * (CI provides them; `.ci/run` warns when they are missing).
  */

@@ -1,22 +1,36 @@
+import { timingSafeEqual } from 'node:crypto'
 import { concatBytes, equalBytes } from '@subrosa/core'
-import { gcmCipher } from '../aead.ts'
+import { gcmCipher, gcmSeal, NONCE_LENGTH, TAG_LENGTH } from '../aead.ts'
 import { CryptoError } from '../errors.ts'
 import { type ByteSource, readExact } from './byte-io.ts'
 import {
+  type EncryptionAlgorithm,
   FILE_META_DATA,
   type FileCryptoMetaData,
   readEncryptionAlgorithm,
   readFileCryptoMetaData,
 } from './metadata.ts'
 import { decryptModuleBody, MODULE_TYPE, moduleAad, moduleLength } from './modules.ts'
-import { decodeStruct, getField, type ThriftStruct } from './thrift-compact.ts'
+import { decodeStruct, getField, optional, type ThriftStruct } from './thrift-compact.ts'
 
 export const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31])
 export const PARE = new Uint8Array([0x50, 0x41, 0x52, 0x45])
 const TAIL = 8
 
-/** Retrieves the footer key from FileCryptoMetaData.key_metadata (what the writer stored). */
-export type KeyRetriever = (keyMetadata: Uint8Array | undefined) => Uint8Array | Promise<Uint8Array>
+/** Which key a {@link KeyRetriever} is asked for. */
+export type KeyTarget =
+  | { readonly kind: 'footer' }
+  | { readonly kind: 'column'; readonly path: readonly string[] }
+
+/**
+ * Returns the key for a footer or column from the key_metadata the writer stored (a key id, or
+ * PKMT1 key material). `undefined` means "not available to this reader": fatal for the footer,
+ * and for a column an error or the column dropped, as the caller chooses.
+ */
+export type KeyRetriever = (
+  keyMetadata: Uint8Array | undefined,
+  target: KeyTarget,
+) => Uint8Array | undefined | Promise<Uint8Array | undefined>
 
 export type ParquetTail = {
   magic: 'PAR1' | 'PARE'
@@ -99,17 +113,11 @@ function decodeFooter(bytes: Uint8Array): ThriftStruct {
   return decodeStruct(bytes).value
 }
 
-export type EncryptedFooter = {
-  tail: ParquetTail
-  crypto: FileCryptoMetaData
-  fileMetaData: ThriftStruct
-  /** aad_prefix || aad_file_unique */
-  fileAad: Uint8Array
-  key: Uint8Array
-}
-
 /** The AAD prefix to use, following parquet-java's rules for stored and supplied prefixes. */
-function aadPrefixFor(crypto: FileCryptoMetaData, supplied: Uint8Array | undefined): Uint8Array {
+export function aadPrefixFor(
+  crypto: Pick<FileCryptoMetaData, 'algorithm'>,
+  supplied: Uint8Array | undefined,
+): Uint8Array {
   const { aadPrefix: stored, supplyAadPrefix } = crypto.algorithm
   if (stored !== undefined) {
     if (supplied !== undefined && !equalBytes(supplied, stored)) {
@@ -138,63 +146,60 @@ function aadPrefixFor(crypto: FileCryptoMetaData, supplied: Uint8Array | undefin
   return new Uint8Array(0)
 }
 
-/**
- * Parse FileCryptoMetaData of an encrypted-footer file; the plaintext-footer and CTR cases are
- * refused (`ERR_PARQUET_UNSUPPORTED`), plaintext files too (`ERR_PARQUET_NOT_ENCRYPTED`).
- */
-export async function readFileCrypto(source: ByteSource): Promise<{
-  tail: ParquetTail
-  crypto: FileCryptoMetaData
-  region: Uint8Array
-  cryptoEnd: number
-}> {
-  const tail = await readTail(source)
-  const region = await readExact(source, tail.footerStart, tail.footerLength)
-  if (tail.magic === 'PAR1') {
-    const algorithm = getField(decodeFooter(region), FILE_META_DATA.encryptionAlgorithm)
-    if (algorithm === undefined) {
-      throw new CryptoError('ERR_PARQUET_NOT_ENCRYPTED', 'The file is plaintext Parquet (PAR1)')
-    }
-    const name = readEncryptionAlgorithm(algorithm).name
-    throw new CryptoError(
-      'ERR_PARQUET_UNSUPPORTED',
-      `Plaintext footer mode (${name}) is not supported yet; only encrypted footers are`,
-    )
+/** An encrypted Parquet file, its footer authenticated and parsed. */
+export type OpenedParquet = {
+  readonly tail: ParquetTail
+  /** `encrypted-footer`: PARE; `plaintext-footer`: PAR1 with a signed FileMetaData. */
+  readonly mode: 'encrypted-footer' | 'plaintext-footer'
+  readonly algorithm: EncryptionAlgorithm
+  readonly footerKeyMetadata?: Uint8Array
+  readonly fileMetaData: ThriftStruct
+  /** aad_prefix || aad_file_unique */
+  readonly fileAad: Uint8Array
+  readonly footerKey: Uint8Array
+}
+
+/** The 28-byte plaintext-footer signature: nonce(12) || GCM tag(16). */
+export const FOOTER_SIGNATURE_LENGTH = 28
+
+async function footerKeyOf(retriever: KeyRetriever, metadata: Uint8Array | undefined) {
+  const key = await retriever(metadata, { kind: 'footer' })
+  if (key === undefined) {
+    throw new CryptoError('ERR_PARQUET_KEY_UNAVAILABLE', 'No footer key is available for this file')
   }
-  const { value, end } = decodeStruct(region)
-  const crypto = readFileCryptoMetaData(value)
-  if (crypto.algorithm.name !== 'AES_GCM_V1') {
-    throw new CryptoError(
-      'ERR_PARQUET_UNSUPPORTED',
-      `${crypto.algorithm.name} is not supported yet; only AES_GCM_V1 is`,
-    )
-  }
-  return { tail, crypto, region, cryptoEnd: end }
+  gcmCipher(key, 'footer key')
+  return key
 }
 
 /**
- * Read and authenticate the encrypted footer of a uniform AES_GCM_V1 file.
+ * Open an encrypted Parquet file: read the tail, then either decrypt the encrypted footer (PARE)
+ * or verify the signature of the plaintext footer (PAR1 with `encryption_algorithm`), with the
+ * footer key the retriever returns.
  *
- * @throws CryptoError `ERR_PARQUET_NOT_ENCRYPTED`, `ERR_PARQUET_UNSUPPORTED`,
- * `ERR_PARQUET_AAD_PREFIX`, `ERR_CRYPTO_KEY_LENGTH`, `ERR_PARQUET_FOOTER_AUTH`,
+ * @throws CryptoError `ERR_PARQUET_NOT_ENCRYPTED` (plain PAR1), `ERR_PARQUET_FOOTER_AUTH` (wrong
+ * key, wrong AAD prefix, tampered footer or signature), `ERR_PARQUET_KEY_UNAVAILABLE`,
+ * `ERR_PARQUET_AAD_PREFIX`, `ERR_PARQUET_UNSUPPORTED`, `ERR_CRYPTO_KEY_LENGTH`,
  * `ERR_PARQUET_MALFORMED`, `ERR_PARQUET_TRUNCATED`, and what `keyRetriever` throws.
  */
-export async function openEncryptedFooter(
+export async function openParquet(
   source: ByteSource,
   keyRetriever: KeyRetriever,
   aadPrefix?: Uint8Array,
-): Promise<EncryptedFooter> {
-  const { tail, crypto, region, cryptoEnd } = await readFileCrypto(source)
+): Promise<OpenedParquet> {
+  const tail = await readTail(source)
+  const region = await readExact(source, tail.footerStart, tail.footerLength)
+  if (tail.magic === 'PAR1') return openSignedFooter(tail, region, keyRetriever, aadPrefix)
+  const { value, end } = decodeStruct(region)
+  const crypto = readFileCryptoMetaData(value)
   const fileAad = concatBytes(
     aadPrefixFor(crypto, aadPrefix),
     crypto.algorithm.aadFileUnique ?? new Uint8Array(0),
   )
-  const module = region.subarray(cryptoEnd)
+  const module = region.subarray(end)
   if (module.length < 4 || moduleLength(module) !== module.length - 4) {
     throw new CryptoError('ERR_PARQUET_MALFORMED', 'The encrypted footer module length is wrong')
   }
-  const key = await keyRetriever(crypto.keyMetadata)
-  gcmCipher(key, 'footer key')
+  const key = await footerKeyOf(keyRetriever, crypto.keyMetadata)
   const plain = decryptModuleBody(key, module.subarray(4), moduleAad(fileAad, MODULE_TYPE.FOOTER))
   if (plain === undefined) {
     throw new CryptoError(
@@ -202,5 +207,89 @@ export async function openEncryptedFooter(
       'The footer failed authentication: wrong footer key, wrong AAD prefix, or tampered footer',
     )
   }
-  return { tail, crypto, fileMetaData: decodeFooter(plain), fileAad, key }
+  return {
+    tail,
+    mode: 'encrypted-footer',
+    algorithm: crypto.algorithm,
+    ...(crypto.keyMetadata === undefined ? {} : { footerKeyMetadata: crypto.keyMetadata }),
+    fileMetaData: decodeFooter(plain),
+    fileAad,
+    footerKey: key,
+  }
+}
+
+async function openSignedFooter(
+  tail: ParquetTail,
+  region: Uint8Array,
+  keyRetriever: KeyRetriever,
+  aadPrefix: Uint8Array | undefined,
+): Promise<OpenedParquet> {
+  if (region.length <= FOOTER_SIGNATURE_LENGTH) {
+    const algorithm = getField(decodeFooter(region), FILE_META_DATA.encryptionAlgorithm)
+    if (algorithm === undefined) {
+      throw new CryptoError('ERR_PARQUET_NOT_ENCRYPTED', 'The file is plaintext Parquet (PAR1)')
+    }
+    throw new CryptoError(
+      'ERR_PARQUET_MALFORMED',
+      'The plaintext footer has no room for its signature',
+    )
+  }
+  const { value: fileMetaData, end } = decodeStruct(region)
+  const algorithmField = getField(fileMetaData, FILE_META_DATA.encryptionAlgorithm)
+  if (algorithmField === undefined) {
+    throw new CryptoError('ERR_PARQUET_NOT_ENCRYPTED', 'The file is plaintext Parquet (PAR1)')
+  }
+  const signed = region.subarray(0, region.length - FOOTER_SIGNATURE_LENGTH)
+  if (end !== signed.length) {
+    throw new CryptoError(
+      'ERR_PARQUET_MALFORMED',
+      'The plaintext footer is not followed by exactly its 28-byte signature',
+    )
+  }
+  const algorithm = readEncryptionAlgorithm(algorithmField)
+  const fileAad = concatBytes(
+    aadPrefixFor({ algorithm }, aadPrefix),
+    algorithm.aadFileUnique ?? new Uint8Array(0),
+  )
+  const signingKeyMetadata = optional(
+    fileMetaData,
+    FILE_META_DATA.footerSigningKeyMetadata,
+    'binary',
+    'footer_signing_key_metadata',
+  )?.value
+  const key = await footerKeyOf(keyRetriever, signingKeyMetadata)
+  const signature = region.subarray(signed.length)
+  const expected = gcmSeal(
+    key,
+    signature.subarray(0, NONCE_LENGTH),
+    signed,
+    moduleAad(fileAad, MODULE_TYPE.FOOTER),
+  )
+  const tag = expected.subarray(expected.length - TAG_LENGTH)
+  if (!timingSafeEqual(tag, signature.subarray(NONCE_LENGTH))) {
+    throw new CryptoError(
+      'ERR_PARQUET_FOOTER_AUTH',
+      'The plaintext footer signature does not verify: wrong footer key, wrong AAD prefix, or tampered footer',
+    )
+  }
+  return {
+    tail,
+    mode: 'plaintext-footer',
+    algorithm,
+    ...(signingKeyMetadata === undefined ? {} : { footerKeyMetadata: signingKeyMetadata }),
+    fileMetaData,
+    fileAad,
+    footerKey: key,
+  }
+}
+
+/** The signature of a plaintext footer: nonce || tag of GCM over the serialized FileMetaData. */
+export function signFooter(
+  key: Uint8Array,
+  serialized: Uint8Array,
+  fileAad: Uint8Array,
+  nonce: Uint8Array,
+): Uint8Array {
+  const sealed = gcmSeal(key, nonce, serialized, moduleAad(fileAad, MODULE_TYPE.FOOTER))
+  return concatBytes(nonce, sealed.subarray(sealed.length - TAG_LENGTH))
 }

@@ -1,6 +1,5 @@
-import { CryptoError } from '../errors.ts'
 import { type ByteSource, readExact } from './byte-io.ts'
-import { type KeyRetriever, openEncryptedFooter, readTail } from './footer.ts'
+import { type KeyRetriever, openParquet, readTail } from './footer.ts'
 import { parseKeyMaterial } from './key-material.ts'
 import {
   type ColumnInfo,
@@ -52,17 +51,17 @@ export async function readParquetFooter(
     const fileMetaData = decodeStruct(
       await readExact(source, tail.footerStart, tail.footerLength),
     ).value
-    if (getField(fileMetaData, FILE_META_DATA.encryptionAlgorithm) !== undefined) {
-      throw new CryptoError('ERR_PARQUET_UNSUPPORTED', 'Plaintext footer mode is not supported yet')
+    if (getField(fileMetaData, FILE_META_DATA.encryptionAlgorithm) === undefined) {
+      return { encrypted: false, ...summarize(fileMetaData) }
     }
-    return { encrypted: false, ...summarize(fileMetaData) }
   }
-  const footer = await openEncryptedFooter(source, options.keyRetriever, options.aadPrefix)
-  const keyMetadata = footer.crypto.keyMetadata
+  const opened = await openParquet(source, options.keyRetriever, options.aadPrefix)
   return {
     encrypted: true,
-    ...summarize(footer.fileMetaData),
-    ...(keyMetadata === undefined ? {} : { footerKeyMetadata: keyMetadata }),
+    ...summarize(opened.fileMetaData),
+    ...(opened.footerKeyMetadata === undefined
+      ? {}
+      : { footerKeyMetadata: opened.footerKeyMetadata }),
   }
 }
 

@@ -5,7 +5,7 @@ import type { KmsClient } from '../kms.ts'
 import type { ByteSink, ByteSource } from './byte-io.ts'
 import { decryptParquet, type ParquetDecryptStats } from './decrypt-parquet.ts'
 import { encryptParquet, type ParquetEncryptStats } from './encrypt-parquet.ts'
-import { openEncryptedFooter } from './footer.ts'
+import { type KeyTarget, openParquet } from './footer.ts'
 import { createKeyMaterial, type KekCache, unwrapKeyMaterial } from './key-material.ts'
 
 export type EncryptParquetWithKmsOptions = {
@@ -69,14 +69,15 @@ export type DecryptParquetWithKmsOptions = {
 function keyRetrieverFor(
   kms: KmsClient,
   kekCache: KekCache | undefined,
-  got: (dek: Uint8Array, id: string) => void,
+  got: (dek: Uint8Array, id: string, target: KeyTarget) => void,
 ) {
-  return async (keyMetadata: Uint8Array | undefined): Promise<Uint8Array> => {
+  return async (keyMetadata: Uint8Array | undefined, target: KeyTarget): Promise<Uint8Array> => {
     if (keyMetadata === undefined) {
-      throw new CryptoError('ERR_PARQUET_KEY_MATERIAL', 'The file has no footer key_metadata')
+      const what = target.kind === 'footer' ? 'footer' : `column ${target.path.join('.')}`
+      throw new CryptoError('ERR_PARQUET_KEY_MATERIAL', `The ${what} has no key_metadata`)
     }
     const { dek, masterKeyId } = await unwrapKeyMaterial(keyMetadata, kms, kekCache)
-    got(dek, masterKeyId)
+    got(dek, masterKeyId, target)
     return dek
   }
 }
@@ -93,17 +94,17 @@ export async function decryptParquetWithKms(
   sink: ByteSink,
   options: DecryptParquetWithKmsOptions,
 ): Promise<ParquetDecryptStats> {
-  let key: Uint8Array | undefined
+  const keys: Uint8Array[] = []
   try {
     return await decryptParquet(source, sink, {
       keyRetriever: keyRetrieverFor(options.kms, options.kekCache, (dek) => {
-        key = dek
+        keys.push(dek)
       }),
       ...(options.aadPrefix === undefined ? {} : { aadPrefix: options.aadPrefix }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     })
   } finally {
-    if (key !== undefined) wipe(key)
+    for (const key of keys) wipe(key)
   }
 }
 
@@ -124,7 +125,7 @@ export async function unwrapFooterKey(
 ): Promise<{ dek: Uint8Array; masterKeyId: string }> {
   let result: { dek: Uint8Array; masterKeyId: string } | undefined
   try {
-    await openEncryptedFooter(
+    await openParquet(
       source,
       keyRetrieverFor(kms, options.kekCache, (dek, masterKeyId) => {
         result = { dek, masterKeyId }

@@ -18,10 +18,12 @@ export const FILE_META_DATA = {
   numRows: 3,
   rowGroups: 4,
   createdBy: 6,
+  columnOrders: 7,
   encryptionAlgorithm: 8,
   footerSigningKeyMetadata: 9,
 } as const
 export const SCHEMA_ELEMENT = { type: 1, name: 4, numChildren: 5 } as const
+export const COLUMN_CHUNK_LIST = 'RowGroup.columns'
 export const ROW_GROUP = { columns: 1, fileOffset: 5, totalCompressedSize: 6, ordinal: 7 } as const
 export const COLUMN_CHUNK = {
   filePath: 1,
@@ -36,6 +38,10 @@ export const COLUMN_CHUNK = {
 } as const
 export const COLUMN_META_DATA = {
   pathInSchema: 3,
+  statistics: 12,
+  encodingStats: 13,
+  sizeStatistics: 16,
+  geospatialStatistics: 17,
   totalCompressedSize: 7,
   dataPageOffset: 9,
   indexPageOffset: 10,

@@ -1,5 +1,5 @@
 import type { RandomBytes } from '@subrosa/core'
-import { GCM_OVERHEAD, gcmOpen, gcmSeal, NONCE_LENGTH } from '../aead.ts'
+import { ctrCrypt, GCM_OVERHEAD, gcmOpen, gcmSeal, NONCE_LENGTH } from '../aead.ts'
 import { CryptoError } from '../errors.ts'
 
 /** Module types of the AAD suffix (Encryption.md §4.4.2). */
@@ -79,4 +79,56 @@ export function decryptModuleBody(
   aad: Uint8Array,
 ): Uint8Array | undefined {
   return gcmOpen(key, body, aad)
+}
+
+/** The two PME algorithms; they differ only in how pages (not headers) are encrypted. */
+export type PmeAlgorithm = 'AES_GCM_V1' | 'AES_GCM_CTR_V1'
+
+/** What encrypts one column's modules (or the footer): its key, the algorithm, the file AAD. */
+export type ModuleCipher = {
+  readonly key: Uint8Array
+  readonly algorithm: PmeAlgorithm
+  /** aad_prefix || aad_file_unique */
+  readonly fileAad: Uint8Array
+}
+
+/** Bytes a page module adds: GCM `len|nonce|ct|tag` or CTR `len|nonce|ct`. */
+export function pageOverhead(algorithm: PmeAlgorithm): number {
+  return algorithm === 'AES_GCM_V1' ? MODULE_OVERHEAD : 4 + NONCE_LENGTH
+}
+
+/**
+ * Encrypt a data or dictionary page: a GCM module under AES_GCM_V1, a CTR module
+ * `len(4) | nonce(12) | ct` under AES_GCM_CTR_V1 (no tag; the AAD is not used).
+ */
+export function encryptPage(
+  cipher: ModuleCipher,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  random: RandomBytes,
+): Uint8Array {
+  if (cipher.algorithm === 'AES_GCM_V1') return encryptModule(cipher.key, plaintext, aad, random)
+  if (plaintext.length > 0x7fffffff - 16) {
+    throw new CryptoError('ERR_PARQUET_UNSUPPORTED', 'A page larger than 2 GiB cannot be encrypted')
+  }
+  const nonce = random(NONCE_LENGTH)
+  const out = new Uint8Array(4 + NONCE_LENGTH + plaintext.length)
+  new DataView(out.buffer).setUint32(0, out.length - 4, true)
+  out.set(nonce, 4)
+  out.set(ctrCrypt(cipher.key, nonce, plaintext), 4 + NONCE_LENGTH)
+  return out
+}
+
+/**
+ * Decrypt a page module body (without its length). GCM: `undefined` when authentication fails.
+ * CTR: always a plaintext (CTR cannot detect tampering); `undefined` only when too short.
+ */
+export function decryptPageBody(
+  cipher: ModuleCipher,
+  body: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
+  if (cipher.algorithm === 'AES_GCM_V1') return gcmOpen(cipher.key, body, aad)
+  if (body.length < NONCE_LENGTH) return undefined
+  return ctrCrypt(cipher.key, body.subarray(0, NONCE_LENGTH), body.subarray(NONCE_LENGTH))
 }

@@ -100,6 +100,7 @@ describe('PME round trip through DuckDB', () => {
         pages: undefined,
         plaintextBytes: plain.length,
         encryptedBytes: encrypted.length,
+        droppedColumns: [],
       },
     )
     assert.equal(stats.pages >= 30, true)
@@ -122,7 +123,7 @@ describe('PME round trip through DuckDB', () => {
     // Without the key DuckDB refuses; with another key the tag check fails.
     await assert.rejects(db.rows(`SELECT count(*) FROM read_parquet(${sqlPath(path)})`))
 
-    // decryptParquet gives back a plaintext file with the same rows and no bloom filters.
+    // decryptParquet gives back a plaintext file with the same rows.
     const back = memorySink()
     const dstats = await decryptParquet(bytesSource(encrypted), back, { keyRetriever: () => key })
     assert.equal(dstats.rows, ROWS)

@@ -1,4 +1,6 @@
-import { concatBytes } from '@subrosa/core'
+// The one transcoder behind encrypt and decrypt: page by page from a source side (plaintext or
+// encrypted) to a sink side (plaintext or encrypted), then page indexes and bloom filters, then
+// the footer. Memory is bounded by the largest page plus the footer.
 import { CryptoError } from '../errors.ts'
 import { type ByteSource, type OutputWriter, type RangeReader, rangeReader } from './byte-io.ts'
 import {
@@ -7,22 +9,29 @@ import {
   chunkRange,
   columnChunksOf,
   numRows,
+  PAGE_TYPE,
   ROW_GROUP,
+  readPageHeader,
   rowGroupsOf,
   schemaColumns,
   toOffset,
 } from './metadata.ts'
 import { MAX_ORDINAL } from './modules.ts'
+import { remapOffsetIndex } from './page-index.ts'
+import { dropColumns } from './schema-edit.ts'
 import {
   decodeStruct,
   getField,
   i16,
+  i32,
   i64,
   isThriftEof,
+  listOf,
   optional,
   removeField,
   setField,
   type ThriftStruct,
+  text,
 } from './thrift-compact.ts'
 
 /** Counts of a transcode (either direction); byte counts are whole-file sizes. */
@@ -33,58 +42,80 @@ export type ParquetTranscodeStats = {
   pages: number
   plaintextBytes: number
   encryptedBytes: number
+  /** Columns left out because the reader had no key for them (dotted paths). */
+  droppedColumns: string[]
 }
 
-/**
- * End a transcoded file: the footer region (FileMetaData, or FileCryptoMetaData and the
- * encrypted footer), its 4-byte little-endian length and the magic; then the counts.
- */
-export async function finishFile(
-  out: OutputWriter,
-  footer: Uint8Array,
-  magic: Uint8Array,
-  fileMetaData: ThriftStruct,
-  pages: number,
-  sizes: { plaintextBytes: number } | { encryptedBytes: number },
-): Promise<ParquetTranscodeStats> {
-  const length = new Uint8Array(4)
-  new DataView(length.buffer).setUint32(0, footer.length, true)
-  await out.write(concatBytes(footer, length, magic))
-  await out.flush()
-  const written = out.position
-  return {
-    rows: numRows(fileMetaData),
-    rowGroups: rowGroupsOf(fileMetaData).length,
-    columns: schemaColumns(fileMetaData).length,
-    pages,
-    plaintextBytes: 'plaintextBytes' in sizes ? sizes.plaintextBytes : written,
-    encryptedBytes: 'encryptedBytes' in sizes ? sizes.encryptedBytes : written,
-  }
+/** A column chunk being transcoded. */
+export type ChunkRef = {
+  readonly rowGroup: number
+  readonly column: number
+  /** path_in_schema */
+  readonly path: readonly string[]
 }
 
-export type ChunkContext = {
-  rowGroup: number
-  column: number
-  chunk: ThriftStruct
-  reader: RangeReader
-  out: OutputWriter
-  /** Call after each page: counts it and reports progress. */
-  pageDone(): void
+/** A page of a chunk: ordinal counts data pages only (the AAD's page ordinal). */
+export type PageRef = ChunkRef & { readonly ordinal: number; readonly first: boolean }
+
+/** A page as the source side hands it over: its header and plaintext body. */
+export type PlainPage = {
+  readonly header: ThriftStruct
+  readonly page: Uint8Array
+  readonly dictionary: boolean
 }
 
-/** Where the rewritten chunk's first dictionary and data page headers landed. */
-export type ChunkResult = { dictionaryPageOffset?: number; dataPageOffset?: number }
+export type ExtraKind = 'bloom-filter' | 'column-index' | 'offset-index'
+
+/** A bloom filter: its header (BloomFilterHeader) and bitset. */
+export type BloomFilter = { readonly header: ThriftStruct; readonly bitset: Uint8Array }
+
+/** Where a page index or bloom filter is in the source file. */
+export type ExtraLocation = { readonly offset: number; readonly length?: number }
+
+/** The reading half: a plaintext file, or an encrypted one with its keys. */
+export type SourceSide = {
+  /** Plaintext ColumnMetaData of a chunk; `undefined` drops the column (no key for it). */
+  columnMeta(chunk: ThriftStruct, ref: Omit<ChunkRef, 'path'>): Promise<ThriftStruct | undefined>
+  readPage(ref: PageRef, reader: RangeReader): Promise<PlainPage>
+  readIndex(
+    kind: 'column-index' | 'offset-index',
+    ref: ChunkRef,
+    at: ExtraLocation,
+  ): Promise<ThriftStruct>
+  readBloomFilter(ref: ChunkRef, at: ExtraLocation): Promise<BloomFilter>
+}
+
+/** The writing half. */
+export type SinkSide = {
+  readonly magic: Uint8Array
+  /** Write a page's header and body (the header's sizes are the sink's to set). */
+  writePage(ref: PageRef, page: PlainPage, out: OutputWriter): Promise<void>
+  writeIndex(
+    kind: 'column-index' | 'offset-index',
+    ref: ChunkRef,
+    index: ThriftStruct,
+    out: OutputWriter,
+  ): Promise<void>
+  writeBloomFilter(ref: ChunkRef, filter: BloomFilter, out: OutputWriter): Promise<void>
+  /** Put the final ColumnMetaData into the chunk (plain, encrypted, or both) and crypto fields. */
+  finishChunk(ref: ChunkRef, chunk: ThriftStruct, meta: ThriftStruct): void
+  /** The footer region (what precedes the 4-byte length and the magic). */
+  footer(fileMetaData: ThriftStruct): Uint8Array
+}
 
 export type TranscodeOptions = {
-  source: ByteSource
-  out: OutputWriter
-  fileMetaData: ThriftStruct
+  readonly source: ByteSource
+  readonly out: OutputWriter
+  readonly fileMetaData: ThriftStruct
   /** Column data must end before this offset (the footer region). */
-  dataEnd: number
-  chunk: (ctx: ChunkContext) => Promise<ChunkResult>
-  /** Sets or clears crypto fields of a rewritten ColumnChunk. */
-  finishChunk: (chunk: ThriftStruct) => void
-  onProgress?: ((done: number, total: number) => void) | undefined
+  readonly dataEnd: number
+  readonly from: SourceSide
+  readonly to: SinkSide
+  readonly onProgress?: ((done: number, total: number) => void) | undefined
+  /** Which of the byte counts is the source's size. */
+  readonly direction: 'encrypt' | 'decrypt' | 're-encrypt'
+  /** Carry bloom filters over (default) or leave them out. */
+  readonly bloomFilters?: 'keep' | 'drop'
 }
 
 function malformed(message: string): never {
@@ -98,7 +129,7 @@ function unsupported(message: string): never {
 const FIRST_PEEK = 16 * 1024
 const MAX_PAGE_HEADER = 64 * 1024 * 1024
 
-/** Parse a plaintext page header whose length is only known once parsed. */
+/** Parse a plaintext Thrift struct whose length is only known once parsed. */
 export async function readPlainPageHeader(
   reader: RangeReader,
 ): Promise<{ header: ThriftStruct; raw: Uint8Array }> {
@@ -117,93 +148,248 @@ export async function readPlainPageHeader(
   }
 }
 
-/**
- * Rewrite every column chunk of every row group through `chunk`, then fix the offsets and sizes
- * of ColumnMetaData, ColumnChunk and RowGroup for the new layout. Bloom filters and page indexes
- * are not carried over: their fields are cleared. Returns the number of pages written.
- */
-export async function transcodeRowGroups(options: TranscodeOptions): Promise<number> {
-  const { source, out, fileMetaData, dataEnd, onProgress } = options
-  const groups = rowGroupsOf(fileMetaData)
-  if (groups.length > MAX_ORDINAL + 1)
-    unsupported(`${groups.length} row groups exceed ${MAX_ORDINAL + 1}`)
-  // Validate every chunk before writing anything.
-  const plan = groups.map((rowGroup, g) => {
+type PlannedChunk = {
+  ref: ChunkRef
+  chunk: ThriftStruct
+  meta: ThriftStruct
+  range: { start: number; length: number }
+  extras: Partial<Record<ExtraKind, ExtraLocation>>
+  dataPages: { offset: number; size: number }[]
+}
+
+function location(
+  s: ThriftStruct,
+  offsetId: number,
+  lengthId: number,
+  what: string,
+): ExtraLocation | undefined {
+  const offset = optional(s, offsetId, 'i64', `${what} offset`)
+  if (offset === undefined) return undefined
+  const length = getField(s, lengthId)
+  const n = length?.type === 'i32' ? length.value : undefined
+  if (n !== undefined && n <= 0) return undefined
+  return {
+    offset: toOffset(offset.value, `${what} offset`),
+    ...(n === undefined ? {} : { length: n }),
+  }
+}
+
+async function plan(options: TranscodeOptions): Promise<{
+  groups: { rowGroup: ThriftStruct; chunks: PlannedChunk[] }[]
+  dropped: Map<number, string>
+}> {
+  const { fileMetaData, dataEnd, from } = options
+  const rowGroups = rowGroupsOf(fileMetaData)
+  if (rowGroups.length > MAX_ORDINAL + 1)
+    unsupported(`${rowGroups.length} row groups exceed ${MAX_ORDINAL + 1}`)
+  const dropped = new Map<number, string>()
+  const groups = []
+  for (const [g, rowGroup] of rowGroups.entries()) {
     const ordinal = optional(rowGroup, ROW_GROUP.ordinal, 'i16', 'RowGroup.ordinal')?.value
     if (ordinal !== undefined && ordinal !== g) malformed(`Row group ${g} has ordinal ${ordinal}`)
     const chunks = columnChunksOf(rowGroup)
     if (chunks.length > MAX_ORDINAL + 1)
       unsupported(`${chunks.length} columns exceed ${MAX_ORDINAL + 1}`)
-    return chunks.map((chunk, c) => {
+    const planned: PlannedChunk[] = []
+    for (const [c, chunk] of chunks.entries()) {
       if (getField(chunk, COLUMN_CHUNK.filePath) !== undefined) {
         unsupported(`Column ${c} of row group ${g} keeps its data in another file`)
       }
-      const meta = optional(chunk, COLUMN_CHUNK.metaData, 'struct', 'ColumnChunk.meta_data')
+      const meta = await from.columnMeta(chunk, { rowGroup: g, column: c })
       if (meta === undefined) {
-        if (getField(chunk, COLUMN_CHUNK.encryptedColumnMetadata) !== undefined) {
-          unsupported('Column keys (encrypted_column_metadata) are not supported yet')
-        }
-        malformed(`Column ${c} of row group ${g} has no meta_data`)
+        const path = describeChunkPath(chunk)
+        if (g > 0 && !dropped.has(c)) malformed(`Column ${c} is readable in one row group only`)
+        dropped.set(c, path)
+        continue
       }
-      const range = chunkRange(meta.value)
+      if (dropped.has(c)) malformed(`Column ${c} is readable in one row group only`)
+      const path = (
+        listOf(meta, COLUMN_META_DATA.pathInSchema, 'binary', 'path_in_schema') ?? []
+      ).map(text)
+      const range = chunkRange(meta)
       if (range.start < 4 || range.start + range.length > dataEnd) {
         malformed(`Column ${c} of row group ${g} lies outside the data region`)
       }
-      return { chunk, meta: meta.value, range }
-    })
-  })
+      const extras: PlannedChunk['extras'] = {}
+      const bloom = location(
+        meta,
+        COLUMN_META_DATA.bloomFilterOffset,
+        COLUMN_META_DATA.bloomFilterLength,
+        'bloom filter',
+      )
+      const columnIndex = location(
+        chunk,
+        COLUMN_CHUNK.columnIndexOffset,
+        COLUMN_CHUNK.columnIndexLength,
+        'column index',
+      )
+      const offsetIndex = location(
+        chunk,
+        COLUMN_CHUNK.offsetIndexOffset,
+        COLUMN_CHUNK.offsetIndexLength,
+        'offset index',
+      )
+      for (const [kind, at] of [
+        ['bloom-filter', bloom],
+        ['column-index', columnIndex],
+        ['offset-index', offsetIndex],
+      ] as const) {
+        if (at === undefined) continue
+        if (at.offset < 4 || at.offset + (at.length ?? 1) > dataEnd) {
+          malformed(`The ${kind} of column ${c} in row group ${g} lies outside the data region`)
+        }
+        extras[kind] = at
+      }
+      planned.push({
+        ref: { rowGroup: g, column: c, path },
+        chunk,
+        meta,
+        range,
+        extras,
+        dataPages: [],
+      })
+    }
+    groups.push({ rowGroup, chunks: planned })
+  }
+  return { groups, dropped }
+}
+
+function describeChunkPath(chunk: ThriftStruct): string {
+  const crypto = getField(chunk, COLUMN_CHUNK.cryptoMetadata)
+  if (crypto?.type === 'struct') {
+    const member = crypto.value.fields[0]
+    if (member?.id === 2 && member.value.type === 'struct') {
+      const path = listOf(member.value.value, 1, 'binary', 'path_in_schema') ?? []
+      return path.map(text).join('.')
+    }
+  }
+  return '?'
+}
+
+async function transcodeChunk(
+  options: TranscodeOptions,
+  p: PlannedChunk,
+  pageDone: (reader: RangeReader) => void,
+): Promise<void> {
+  const { source, out, from, to } = options
+  const { ref, meta, range } = p
+  const reader = rangeReader(source, range.start, range.start + range.length)
+  const start = out.position
+  let ordinal = 0
+  let dictionaryPageOffset: number | undefined
+  let dataPageOffset: number | undefined
+  while (reader.remaining > 0) {
+    const pageRef: PageRef = {
+      ...ref,
+      ordinal,
+      first: dictionaryPageOffset === undefined && dataPageOffset === undefined,
+    }
+    const page = await from.readPage(pageRef, reader)
+    const info = readPageHeader(page.header)
+    if (
+      !page.dictionary &&
+      info.type !== PAGE_TYPE.DATA_PAGE &&
+      info.type !== PAGE_TYPE.DATA_PAGE_V2
+    ) {
+      unsupported(`Page type ${info.type} is not supported`)
+    }
+    if (page.dictionary !== (info.type === PAGE_TYPE.DICTIONARY_PAGE)) {
+      malformed(
+        `Page ${ordinal} in column ${ref.column} of row group ${ref.rowGroup} has a header of the wrong kind`,
+      )
+    }
+    if (page.dictionary && !pageRef.first) {
+      malformed(
+        `Column ${ref.column} of row group ${ref.rowGroup}: a dictionary page must come first`,
+      )
+    }
+    if (!page.dictionary && ordinal > MAX_ORDINAL) {
+      unsupported(
+        `Column ${ref.column} of row group ${ref.rowGroup} has more than ${MAX_ORDINAL + 1} pages`,
+      )
+    }
+    const at = out.position
+    await to.writePage(pageRef, page, out)
+    if (page.dictionary) dictionaryPageOffset = at
+    else {
+      dataPageOffset ??= at
+      p.dataPages.push({ offset: at, size: out.position - at })
+      ordinal++
+    }
+    pageDone(reader)
+  }
+  if (dataPageOffset === undefined) {
+    malformed(`Column ${ref.column} of row group ${ref.rowGroup} has no data page`)
+  }
+  setField(meta, COLUMN_META_DATA.dataPageOffset, i64(dataPageOffset))
+  if (dictionaryPageOffset === undefined) removeField(meta, COLUMN_META_DATA.dictionaryPageOffset)
+  else setField(meta, COLUMN_META_DATA.dictionaryPageOffset, i64(dictionaryPageOffset))
+  removeField(meta, COLUMN_META_DATA.indexPageOffset)
+  setField(meta, COLUMN_META_DATA.totalCompressedSize, i64(out.position - start))
+  const fileOffset = optional(p.chunk, COLUMN_CHUNK.fileOffset, 'i64', 'file_offset')
+  if (fileOffset !== undefined) {
+    // Deprecated; writers disagree on what it points at. Keep its meaning where it is clear.
+    const old = toOffset(fileOffset.value, 'file_offset')
+    const mapped = old === 0 ? 0 : old === range.start + range.length ? out.position : start
+    setField(p.chunk, COLUMN_CHUNK.fileOffset, i64(mapped))
+  }
+}
+
+/** Page indexes and bloom filters, after the row groups: bloom filters, column, offset indexes. */
+async function transcodeExtras(options: TranscodeOptions, chunks: PlannedChunk[]): Promise<void> {
+  const { out, from, to } = options
+  for (const p of chunks) {
+    removeField(p.meta, COLUMN_META_DATA.bloomFilterOffset)
+    removeField(p.meta, COLUMN_META_DATA.bloomFilterLength)
+    const at = p.extras['bloom-filter']
+    if (at === undefined || options.bloomFilters === 'drop') continue
+    const filter = await from.readBloomFilter(p.ref, at)
+    const start = out.position
+    await to.writeBloomFilter(p.ref, filter, out)
+    setField(p.meta, COLUMN_META_DATA.bloomFilterOffset, i64(start))
+    setField(p.meta, COLUMN_META_DATA.bloomFilterLength, i32(out.position - start))
+  }
+  for (const [kind, offsetId, lengthId] of [
+    ['column-index', COLUMN_CHUNK.columnIndexOffset, COLUMN_CHUNK.columnIndexLength],
+    ['offset-index', COLUMN_CHUNK.offsetIndexOffset, COLUMN_CHUNK.offsetIndexLength],
+  ] as const) {
+    for (const p of chunks) {
+      removeField(p.chunk, offsetId)
+      removeField(p.chunk, lengthId)
+      const at = p.extras[kind]
+      if (at === undefined) continue
+      let index = await from.readIndex(kind, p.ref, at)
+      if (kind === 'offset-index') index = remapOffsetIndex(index, p.dataPages, p.ref)
+      const start = out.position
+      await to.writeIndex(kind, p.ref, index, out)
+      setField(p.chunk, offsetId, i64(start))
+      setField(p.chunk, lengthId, i32(out.position - start))
+    }
+  }
+}
+
+/**
+ * Rewrite the whole file: magic, every column chunk page by page, page indexes and bloom
+ * filters, the footer, its length and the magic. Everything is validated before a byte is
+ * written where it can be (the plan reads every chunk's metadata first).
+ */
+export async function transcodeFile(options: TranscodeOptions): Promise<ParquetTranscodeStats> {
+  const { source, out, fileMetaData, onProgress, to } = options
+  const { groups, dropped } = await plan(options)
+  await out.write(to.magic)
   const total = source.size
   let done = 0
   let pages = 0
-  for (const [g, chunks] of plan.entries()) {
-    const rowGroup = groups[g] as ThriftStruct
+  const all: PlannedChunk[] = []
+  for (const [g, { rowGroup, chunks }] of groups.entries()) {
     const groupStart = out.position
-    for (const [c, { chunk, meta, range }] of chunks.entries()) {
-      const start = out.position
-      const reader = rangeReader(source, range.start, range.start + range.length)
-      const result = await options.chunk({
-        rowGroup: g,
-        column: c,
-        chunk,
-        reader,
-        out,
-        pageDone() {
-          pages++
-          onProgress?.(Math.min(total, done + reader.position - range.start), total)
-        },
+    for (const p of chunks) {
+      await transcodeChunk(options, p, (reader) => {
+        pages++
+        onProgress?.(Math.min(total, done + reader.position - p.range.start), total)
       })
-      done += range.length
-      if (result.dataPageOffset === undefined)
-        malformed(`Column ${c} of row group ${g} has no data page`)
-      const length = out.position - start
-      setField(meta, COLUMN_META_DATA.dataPageOffset, i64(result.dataPageOffset))
-      if (result.dictionaryPageOffset === undefined) {
-        removeField(meta, COLUMN_META_DATA.dictionaryPageOffset)
-      } else setField(meta, COLUMN_META_DATA.dictionaryPageOffset, i64(result.dictionaryPageOffset))
-      setField(meta, COLUMN_META_DATA.totalCompressedSize, i64(length))
-      for (const id of [
-        COLUMN_META_DATA.indexPageOffset,
-        COLUMN_META_DATA.bloomFilterOffset,
-        COLUMN_META_DATA.bloomFilterLength,
-      ]) {
-        removeField(meta, id)
-      }
-      const fileOffset = optional(chunk, COLUMN_CHUNK.fileOffset, 'i64', 'file_offset')
-      if (fileOffset !== undefined) {
-        // Deprecated; writers disagree on what it points at. Keep its meaning where it is clear.
-        const old = toOffset(fileOffset.value, 'file_offset')
-        const mapped = old === 0 ? 0 : old === range.start + range.length ? start + length : start
-        setField(chunk, COLUMN_CHUNK.fileOffset, i64(mapped))
-      }
-      for (const id of [
-        COLUMN_CHUNK.offsetIndexOffset,
-        COLUMN_CHUNK.offsetIndexLength,
-        COLUMN_CHUNK.columnIndexOffset,
-        COLUMN_CHUNK.columnIndexLength,
-      ]) {
-        removeField(chunk, id)
-      }
-      options.finishChunk(chunk)
+      done += p.range.length
+      all.push(p)
     }
     if (chunks.length > 0) {
       setField(rowGroup, ROW_GROUP.fileOffset, i64(groupStart))
@@ -211,6 +397,25 @@ export async function transcodeRowGroups(options: TranscodeOptions): Promise<num
     }
     setField(rowGroup, ROW_GROUP.ordinal, i16(g))
   }
+  await transcodeExtras(options, all)
+  for (const p of all) to.finishChunk(p.ref, p.chunk, p.meta)
+  if (dropped.size > 0) dropColumns(fileMetaData, [...dropped.keys()])
+  const footer = to.footer(fileMetaData)
+  const length = new Uint8Array(4)
+  new DataView(length.buffer).setUint32(0, footer.length, true)
+  await out.write(footer)
+  await out.write(length)
+  await out.write(to.magic)
+  await out.flush()
   onProgress?.(total, total)
-  return pages
+  const written = out.position
+  return {
+    rows: numRows(fileMetaData),
+    rowGroups: rowGroupsOf(fileMetaData).length,
+    columns: schemaColumns(fileMetaData).length,
+    pages,
+    plaintextBytes: options.direction === 'encrypt' ? total : written,
+    encryptedBytes: options.direction === 'decrypt' ? total : written,
+    droppedColumns: [...dropped.values()],
+  }
 }

@@ -12,6 +12,7 @@ import {
   type TestDuckDb,
   tempDir,
   VECTOR_KEYS,
+  vectorKey,
 } from '../../test/helpers.ts'
 import { createInMemoryKms } from '../kms.ts'
 import { localUnwrap } from '../wrap.ts'
@@ -183,30 +184,98 @@ describe('parquet-testing vectors', () => {
     })
   })
 
-  it('refuses column keys, CTR and plaintext footers with ERR_PARQUET_UNSUPPORTED', async (t) => {
+  it('decrypts every mode: column keys, CTR, AAD prefixes, bloom filters, plaintext footers', async (t) => {
     if (!haveVectors(t)) return
-    const cases = [
-      ['encrypt_columns_and_footer.parquet.encrypted', VECTOR_KEYS.footer128],
-      ['encrypt_columns_and_footer_aad.parquet.encrypted', VECTOR_KEYS.footer128],
-      ['encrypt_columns_and_footer_bloom_filter.parquet.encrypted', VECTOR_KEYS.footer128],
-      ['encrypt_columns_and_footer_ctr.parquet.encrypted', VECTOR_KEYS.footer128],
-      ['encrypt_columns_plaintext_footer.parquet.encrypted', VECTOR_KEYS.footer128],
-      ['aes256/encrypt_columns_and_footer.parquet.encrypted', VECTOR_KEYS.footer256],
-      ['aes256/encrypt_columns_and_footer_ctr.parquet.encrypted', VECTOR_KEYS.footer256],
-      ['aes256/encrypt_columns_plaintext_footer.parquet.encrypted', VECTOR_KEYS.footer256],
-      // Footer DEK of the external key material file, from SOURCES.md's derived table.
-      [
-        'external_key_material_java.parquet.encrypted',
-        Buffer.from('5e63ada1593fab4abb6aecbc6a82dd1a', 'hex'),
-      ],
-    ] as const
-    for (const [file, key] of cases) {
-      await assert.rejects(
-        decryptVector(file, new Uint8Array(key)),
-        { code: 'ERR_PARQUET_UNSUPPORTED' },
-        file,
+    const files = [
+      'encrypt_columns_and_footer.parquet.encrypted',
+      'encrypt_columns_and_footer_aad.parquet.encrypted',
+      'encrypt_columns_and_footer_bloom_filter.parquet.encrypted',
+      'encrypt_columns_and_footer_ctr.parquet.encrypted',
+      'encrypt_columns_and_footer_disable_aad_storage.parquet.encrypted',
+      'encrypt_columns_plaintext_footer.parquet.encrypted',
+      'aes256/encrypt_columns_and_footer.parquet.encrypted',
+      'aes256/encrypt_columns_and_footer_ctr.parquet.encrypted',
+      'aes256/encrypt_columns_and_footer_disable_aad_storage.parquet.encrypted',
+      'aes256/encrypt_columns_plaintext_footer.parquet.encrypted',
+    ]
+    const reference = await decryptVector(UNIFORM[0].file, VECTOR_KEYS.footer128)
+    const referencePath = dir.file('reference.parquet', reference.bytes)
+    const expected = await db.rows(`SELECT * FROM read_parquet(${sqlPath(referencePath)})`)
+    for (const file of files) {
+      const aes256 = file.startsWith('aes256/')
+      const asked: string[] = []
+      const sink = memorySink()
+      const stats = await decryptParquet(bytesSource(readVector(file)), sink, {
+        keyRetriever: (metadata, target) => {
+          const id = metadata === undefined ? '' : fromUtf8(metadata)
+          asked.push(`${target.kind === 'footer' ? 'footer' : target.path.join('.')}=${id}`)
+          return vectorKey(id, aes256)
+        },
+        ...(file.includes('disable_aad_storage') ? { aadPrefix: utf8('tester') } : {}),
+      })
+      const bloom = file.includes('bloom_filter')
+      assert.equal(stats.rows, bloom ? 2000 : 50, file)
+      assert.deepEqual(stats.droppedColumns, [], file)
+      assert.ok(asked.includes('footer=kf'), file)
+      assert.ok(asked.includes('double_field=kc1') && asked.includes('float_field=kc2'), file)
+      if (aes256 && !file.includes('disable_aad')) {
+        assert.ok(asked.includes('int64_field.list.element=kc7'), `${file}: ${asked}`)
+      }
+      const path = dir.file(`${file.replace('/', '_')}.plain.parquet`, sink.bytes())
+      if (!bloom) {
+        const rows = await db.rows(`SELECT * FROM read_parquet(${sqlPath(path)})`)
+        assert.ok(JSON.stringify(rows) === JSON.stringify(expected), `${file}: rows differ`)
+        continue
+      }
+      // Its own table: row i = (i + 0.5, i + 0.25, i, 'name_i'), bloom filters on the two
+      // encrypted columns. They were authenticated, decrypted and kept: DuckDB finds them.
+      const facts = await db.rows(
+        `SELECT count(*) AS n,
+           count(*) FILTER (WHERE double_field <> int32_field + 0.5 OR float_field <> int32_field + 0.25
+             OR name <> 'name_' || int32_field) AS bad
+         FROM read_parquet(${sqlPath(path)})`,
       )
+      assert.deepEqual(facts, [{ n: '2000', bad: '0' }])
+      const filters = await db.rows(
+        `SELECT path_in_schema AS c FROM parquet_metadata(${sqlPath(path)}) WHERE bloom_filter_offset IS NOT NULL ORDER BY 1`,
+      )
+      assert.deepEqual(
+        filters.map((r) => r.c),
+        ['double_field', 'float_field'],
+      )
+      const probe = async (value: number) =>
+        (
+          await db.rows(
+            `SELECT bloom_filter_excludes AS x FROM parquet_bloom_probe(${sqlPath(path)}, 'double_field', ${value})`,
+          )
+        ).map((r) => r.x)
+      assert.deepEqual(await probe(1.5), [false])
+      assert.deepEqual(await probe(0.125), [true])
     }
+  })
+
+  it('leaves out the columns whose key the reader lacks, or refuses them', async (t) => {
+    if (!haveVectors(t)) return
+    const file = 'encrypt_columns_and_footer.parquet.encrypted'
+    const onlyFooter = (metadata: Uint8Array | undefined) =>
+      metadata !== undefined && fromUtf8(metadata) === 'kf' ? VECTOR_KEYS.footer128 : undefined
+    await assert.rejects(
+      decryptParquet(bytesSource(readVector(file)), memorySink(), { keyRetriever: onlyFooter }),
+      { code: 'ERR_PARQUET_KEY_UNAVAILABLE' },
+    )
+    const sink = memorySink()
+    const stats = await decryptParquet(bytesSource(readVector(file)), sink, {
+      keyRetriever: onlyFooter,
+      unreadableColumns: 'drop',
+    })
+    assert.deepEqual(stats.droppedColumns.sort(), ['double_field', 'float_field'])
+    const path = dir.file('partial.parquet', sink.bytes())
+    const described = await db.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlPath(path)})`)
+    assert.deepEqual(
+      described.map((r) => r.column_name),
+      COLUMNS.filter((c) => c !== 'double_field' && c !== 'float_field'),
+    )
+    assert.equal((await db.rows(`SELECT * FROM read_parquet(${sqlPath(path)})`)).length, 50)
   })
 
   it('honours AAD prefixes: stored, required, mismatched', async (t) => {
@@ -219,8 +288,8 @@ describe('parquet-testing vectors', () => {
     const hidden = 'encrypt_columns_and_footer_disable_aad_storage.parquet.encrypted'
     await assert.rejects(run(hidden), { code: 'ERR_PARQUET_AAD_PREFIX' })
     await assert.rejects(run(hidden, utf8('wrong')), { code: 'ERR_PARQUET_FOOTER_AUTH' })
-    // With the right prefix the footer authenticates; the column keys are what stops us.
-    await assert.rejects(run(hidden, utf8('tester')), { code: 'ERR_PARQUET_UNSUPPORTED' })
+    // With the right prefix the footer authenticates; the footer key is not the column keys.
+    await assert.rejects(run(hidden, utf8('tester')), { code: 'ERR_PARQUET_MODULE_AUTH' })
     const stored = 'encrypt_columns_and_footer_aad.parquet.encrypted'
     await assert.rejects(run(stored, utf8('other')), { code: 'ERR_PARQUET_AAD_PREFIX' })
     await assert.rejects(run(UNIFORM[0].file, utf8('tester')), { code: 'ERR_PARQUET_AAD_PREFIX' })
