@@ -16,7 +16,8 @@ export {
   type ParquetEncryptOptions,
   type ParquetEncryptStats,
 } from './parquet/encrypt-parquet.ts'
-export type { KeyRetriever } from './parquet/footer.ts'
+export type { ColumnKey } from './parquet/encrypted-side.ts'
+export type { KeyRetriever, KeyTarget } from './parquet/footer.ts'
 export {
   inspectParquet,
   type KeyMetadataSummary,
@@ -28,10 +29,16 @@ export {
   type CreateKeyMaterialOptions,
   createKekCache,
   createKeyMaterial,
+  encodeKeyMaterialSidecar,
   type KekCache,
   type KeyMaterial,
   type KeyMaterialReference,
+  type KeyMaterialStore,
+  keyMaterialReference,
+  keyMaterialSidecarName,
   parseKeyMaterial,
+  parseKeyMaterialSidecar,
+  rotateKeyMaterial,
   unwrapKeyMaterial,
 } from './parquet/key-material.ts'
 export {
@@ -39,8 +46,10 @@ export {
   decryptParquetWithKms,
   type EncryptParquetWithKmsOptions,
   encryptParquetWithKms,
+  KEY_ACCESS_DENIED_CODES,
   unwrapFooterKey,
 } from './parquet/kms-parquet.ts'
 export type { ColumnInfo } from './parquet/metadata.ts'
+export type { PmeAlgorithm } from './parquet/modules.ts'
 export { openSecret, sealSecret } from './seal.ts'
 export { localUnwrap, localWrap, unwrapKey, wrapKey } from './wrap.ts'

@@ -190,12 +190,28 @@ describe('PKMT1 key material', () => {
     })
   })
 
-  it('recognizes external key material and does not support it yet', async () => {
+  it('resolves external key material through the sidecar, and only through it', async () => {
     const reference = utf8(
       '{"keyMaterialType":"PKMT1","internalStorage":false,"keyReference":"footerKey"}',
     )
     assert.deepEqual(parseKeyMaterial(reference), { kind: 'reference', keyReference: 'footerKey' })
-    await assert.rejects(unwrapKeyMaterial(reference, base), { code: 'ERR_PARQUET_UNSUPPORTED' })
+    await assert.rejects(unwrapKeyMaterial(reference, base), { code: 'ERR_PARQUET_KEY_MATERIAL' })
+    const entry = await createKeyMaterial({
+      dek,
+      masterKeyId: MASTER_ID,
+      kms: base,
+      isFooterKey: true,
+      internalStorage: false,
+    })
+    const store = new Map([['footerKey', new TextDecoder().decode(entry)]])
+    assert.deepEqual((await unwrapKeyMaterial(reference, base, undefined, store)).dek, dek)
+    await assert.rejects(unwrapKeyMaterial(reference, base, undefined, new Map()), {
+      code: 'ERR_PARQUET_KEY_MATERIAL',
+    })
+    const loop = new Map([['footerKey', new TextDecoder().decode(reference)]])
+    await assert.rejects(unwrapKeyMaterial(reference, base, undefined, loop), {
+      code: 'ERR_PARQUET_KEY_MATERIAL',
+    })
   })
 
   it('fails typed on tampered wrapped keys', async () => {

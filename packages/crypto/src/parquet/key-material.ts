@@ -149,6 +149,8 @@ export type CreateKeyMaterialOptions = {
   kmsInstanceUrl?: string
   isFooterKey: boolean
   doubleWrapping?: boolean
+  /** false: the material goes to a sidecar entry (`internalStorage: false` in it). Default true. */
+  internalStorage?: boolean
   kekCache?: KekCache
   random?: RandomBytes
 }
@@ -167,7 +169,7 @@ export async function createKeyMaterial(options: CreateKeyMaterialOptions): Prom
   const doubleWrapping = options.doubleWrapping ?? true
   const json: Record<string, unknown> = {
     keyMaterialType: 'PKMT1',
-    internalStorage: true,
+    internalStorage: options.internalStorage ?? true,
     isFooterKey,
     masterKeyID: masterKeyId,
     doubleWrapping,
@@ -204,24 +206,129 @@ export async function createKeyMaterial(options: CreateKeyMaterialOptions): Prom
 }
 
 /**
+ * Key material kept outside the file (`_KEY_MATERIAL_FOR_<file>.json`, parquet-java's
+ * HadoopFSKeyMaterialStore): entries by key reference (`footerKey`, `columnKey<N>`), each the
+ * material's JSON text.
+ */
+export type KeyMaterialStore = ReadonlyMap<string, string>
+
+/** The sidecar file name parquet-java uses for a data file's external key material. */
+export function keyMaterialSidecarName(fileName: string): string {
+  return `_KEY_MATERIAL_FOR_${fileName}.json`
+}
+
+/**
+ * Parse a sidecar: a JSON object of string entries, each PKMT1 material.
+ *
+ * @throws CryptoError `ERR_PARQUET_KEY_MATERIAL`
+ */
+export function parseKeyMaterialSidecar(text: string): KeyMaterialStore {
+  if (text.length > 16 * MAX_KEY_MATERIAL) invalid('the sidecar is larger than 1 MiB')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    invalid('the sidecar is not JSON')
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    invalid('the sidecar is not an object')
+  }
+  const store = new Map<string, string>()
+  for (const [ref, entry] of Object.entries(json)) {
+    if (typeof entry !== 'string') invalid(`sidecar entry ${ref} is not a string`)
+    if (parseKeyMaterial(utf8(entry)).kind !== 'material')
+      invalid(`sidecar entry ${ref} is a reference`)
+    store.set(ref, entry)
+  }
+  return store
+}
+
+/** A sidecar's text for a store (entries sorted by reference). */
+export function encodeKeyMaterialSidecar(store: KeyMaterialStore): string {
+  const sorted = [...store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `${JSON.stringify(Object.fromEntries(sorted))}\n`
+}
+
+/** key_metadata that points at a sidecar entry. */
+export function keyMaterialReference(keyReference: string): Uint8Array {
+  return utf8(canonicalJson({ keyMaterialType: 'PKMT1', internalStorage: false, keyReference }))
+}
+
+/**
+ * Master-key rotation without touching the data file: every sidecar entry's DEK is unwrapped
+ * through `from` and wrapped again through `to` (fresh KEKs when double wrapping), keeping the
+ * master key ids. parquet-java's KeyToolkit.rotateMasterKeys does the same with one KMS whose
+ * master keys changed version; two clients make the old and new keys explicit.
+ *
+ * @example const rotated = await rotateKeyMaterial(sidecar, { from: oldKms, to: newKms })
+ * @throws CryptoError `ERR_PARQUET_KEY_MATERIAL`; what either KMS throws.
+ */
+export async function rotateKeyMaterial(
+  store: KeyMaterialStore,
+  options: { from: KmsClient; to: KmsClient; random?: RandomBytes },
+): Promise<KeyMaterialStore> {
+  const out = new Map<string, string>()
+  const kekCache = createKekCache()
+  try {
+    for (const [ref, entry] of store) {
+      const material = parseKeyMaterial(utf8(entry))
+      if (material.kind !== 'material') invalid(`sidecar entry ${ref} is a reference`)
+      const { dek, masterKeyId } = await unwrapKeyMaterial(utf8(entry), options.from)
+      try {
+        const rewrapped = await createKeyMaterial({
+          dek,
+          masterKeyId,
+          kms: options.to,
+          isFooterKey: material.isFooterKey,
+          doubleWrapping: material.doubleWrapping,
+          internalStorage: false,
+          kekCache,
+          ...(material.kmsInstanceId === undefined
+            ? {}
+            : { kmsInstanceId: material.kmsInstanceId }),
+          ...(material.kmsInstanceUrl === undefined
+            ? {}
+            : { kmsInstanceUrl: material.kmsInstanceUrl }),
+          ...(options.random === undefined ? {} : { random: options.random }),
+        })
+        out.set(ref, fromUtf8(rewrapped))
+      } finally {
+        wipe(dek)
+      }
+    }
+  } finally {
+    kekCache.clear()
+  }
+  return out
+}
+
+/**
  * Recover the DEK from PKMT1 key material (internal storage, or a sidecar entry).
  *
  * @example const { dek, masterKeyId } = await unwrapKeyMaterial(keyMetadata, kms)
- * @throws CryptoError `ERR_PARQUET_KEY_MATERIAL` (not PKMT1), `ERR_PARQUET_UNSUPPORTED` (external
- * key material reference), `ERR_CRYPTO_AUTH` / `ERR_CRYPTO_WRAPPED_KEY_MALFORMED` (DEK does not
+ * @throws CryptoError `ERR_PARQUET_KEY_MATERIAL` (not PKMT1, or an external reference the store
+ * does not hold), `ERR_CRYPTO_AUTH` / `ERR_CRYPTO_WRAPPED_KEY_MALFORMED` (DEK does not
  * unwrap under the KEK); whatever `kms.unwrapKey` throws.
  */
 export async function unwrapKeyMaterial(
   bytes: Uint8Array,
   kms: KmsClient,
   kekCache?: KekCache,
+  store?: KeyMaterialStore,
 ): Promise<{ dek: Uint8Array; masterKeyId: string }> {
-  const material = parseKeyMaterial(bytes)
+  let material = parseKeyMaterial(bytes)
   if (material.kind === 'reference') {
-    throw new CryptoError(
-      'ERR_PARQUET_UNSUPPORTED',
-      `External key material (${material.keyReference}) is not supported yet`,
-    )
+    const ref = material.keyReference
+    const entry = store?.get(ref)
+    if (entry === undefined) {
+      throw new CryptoError(
+        'ERR_PARQUET_KEY_MATERIAL',
+        `The key material ${ref} is stored outside the file and no sidecar has it`,
+        { details: { keyReference: ref } },
+      )
+    }
+    material = parseKeyMaterial(utf8(entry))
+    if (material.kind === 'reference') invalid(`sidecar entry ${ref} is itself a reference`)
   }
   const { masterKeyId, wrappedDek, keyEncryptionKeyId, wrappedKek } = material
   if (!material.doubleWrapping) {

@@ -19,7 +19,7 @@ import { localUnwrap } from '../wrap.ts'
 import { bytesSource, memorySink } from './byte-io.ts'
 import { decryptParquet } from './decrypt-parquet.ts'
 import { inspectParquet, readParquetFooter } from './inspect.ts'
-import { parseKeyMaterial, unwrapKeyMaterial } from './key-material.ts'
+import { parseKeyMaterial, parseKeyMaterialSidecar, unwrapKeyMaterial } from './key-material.ts'
 import { decryptParquetWithKms } from './kms-parquet.ts'
 
 const UNIFORM = [
@@ -326,14 +326,28 @@ describe('parquet-testing vectors', () => {
       assert.equal(toHex(result.dek), dek)
       assert.equal(result.masterKeyId, master)
     }
-    // The file itself points at the sidecar: external material is not supported yet.
-    await assert.rejects(
-      decryptParquetWithKms(
-        bytesSource(readVector('external_key_material_java.parquet.encrypted')),
-        memorySink(),
-        { kms },
+    // The file points at the sidecar; through it and the master keys it decrypts.
+    const file = 'external_key_material_java.parquet.encrypted'
+    const sink = memorySink()
+    const stats = await decryptParquetWithKms(bytesSource(readVector(file)), sink, {
+      kms,
+      keyMaterial: parseKeyMaterialSidecar(
+        fromUtf8(readVector('_KEY_MATERIAL_FOR_external_key_material_java.parquet.encrypted.json')),
       ),
-      { code: 'ERR_PARQUET_UNSUPPORTED' },
+    })
+    assert.deepEqual(stats.droppedColumns, [])
+    const path = dir.file('external.parquet', sink.bytes())
+    // 100 rows: integers 0..99 and strings 'a0'..'j99' (letter i % 10, then i).
+    const facts = await db.rows(
+      `SELECT count(*) AS n, sum(integers) AS total,
+         count(*) FILTER (WHERE strings <> chr(97 + integers % 10) || integers) AS bad
+       FROM read_parquet(${sqlPath(path)})`,
+    )
+    assert.deepEqual(facts, [{ n: '100', total: '4950', bad: '0' }])
+    // Without the sidecar the references cannot be resolved.
+    await assert.rejects(
+      decryptParquetWithKms(bytesSource(readVector(file)), memorySink(), { kms }),
+      { code: 'ERR_PARQUET_KEY_MATERIAL' },
     )
   })
 })
