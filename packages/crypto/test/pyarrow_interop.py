@@ -4,7 +4,12 @@ A pyarrow KmsClient whose wrap_key/unwrap_key POST to the test's loopback KMS br
 wrapping under test stays in TypeScript. Standard library + pyarrow only.
 
   read  <encrypted.parquet> <plain_out.parquet>      decrypt with CryptoFactory, write plaintext
-  write <bridge_url> <encrypted_out> <plain_out>     write a uniform-encrypted file + plaintext twin
+  write <bridge_url> <encrypted_out> <plain_out> [mode]
+        write an encrypted file + plaintext twin through CryptoFactory; mode: uniform (default),
+        columns, ctr, plaintext_footer, single_wrapping
+  read-direct  <hex key> <aad prefix|-> <encrypted> <plain_out>     direct footer key (uniform)
+  write-direct <hex key> <mode> <encrypted_out> <plain_out>
+        direct footer key, uniform; mode: gcm, ctr, plaintext_footer, aad_stored, aad_supplied
 
 Prints one JSON line: the KMS connection configs pyarrow handed to the client factory.
 """
@@ -72,16 +77,28 @@ def sample_table(rows=20000):
     )
 
 
-def write(bridge_url, encrypted_out, plain_out):
+KMS_MODES = {
+    "uniform": {},
+    "columns": {"column_keys": {"demo-pii": ["city", "fare"]}},
+    "ctr": {"column_keys": {"demo-pii": ["city"]}, "encryption_algorithm": "AES_GCM_CTR_V1"},
+    "plaintext_footer": {"column_keys": {"demo-pii": ["fare"]}, "plaintext_footer": True},
+    "single_wrapping": {"double_wrapping": False},
+}
+
+
+def write(bridge_url, encrypted_out, plain_out, mode="uniform"):
     table = sample_table()
-    config = pe.EncryptionConfiguration(
-        footer_key="subrosa:demo/pyarrow",
-        uniform_encryption=True,
-        double_wrapping=True,
-        plaintext_footer=False,
-        encryption_algorithm="AES_GCM_V1",
-        data_key_length_bits=256,
-    )
+    settings = {
+        "footer_key": "subrosa:demo/pyarrow",
+        "double_wrapping": True,
+        "plaintext_footer": False,
+        "encryption_algorithm": "AES_GCM_V1",
+        "data_key_length_bits": 256,
+        **KMS_MODES[mode],
+    }
+    if "column_keys" not in settings:
+        settings["uniform_encryption"] = True
+    config = pe.EncryptionConfiguration(**settings)
     kms = pe.KmsConnectionConfig(kms_instance_id="pyarrow-test", kms_instance_url=bridge_url)
     properties = factory().file_encryption_properties(kms, config)
     # Small pages and row groups: many modules per chunk, so page ordinals matter.
@@ -96,7 +113,30 @@ def write(bridge_url, encrypted_out, plain_out):
     pq.write_table(table, plain_out)
 
 
+DIRECT_MODES = {
+    "gcm": {},
+    "ctr": {"encryption_algorithm": "AES_GCM_CTR_V1"},
+    "plaintext_footer": {"plaintext_footer": True},
+    "aad_stored": {"aad_prefix": b"table=trips/part=7"},
+    "aad_supplied": {"aad_prefix": b"table=trips/part=7", "store_aad_prefix": False},
+}
+
+
+def write_direct(hex_key, mode, encrypted_out, plain_out):
+    table = sample_table()
+    properties = pe.create_encryption_properties(bytes.fromhex(hex_key), **DIRECT_MODES[mode])
+    with pq.ParquetWriter(encrypted_out, table.schema, encryption_properties=properties, data_page_size=8192) as writer:
+        writer.write_table(table, row_group_size=6000)
+    pq.write_table(table, plain_out)
+
+
+def read_direct(hex_key, aad_prefix, encrypted, plain_out):
+    extra = {} if aad_prefix == "-" else {"aad_prefix": aad_prefix.encode()}
+    properties = pe.create_decryption_properties(bytes.fromhex(hex_key), **extra)
+    pq.write_table(pq.read_table(encrypted, decryption_properties=properties), plain_out)
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"read": read, "write": write}[mode](*args)
+    {"read": read, "write": write, "read-direct": read_direct, "write-direct": write_direct}[mode](*args)
     print(json.dumps({"kmsConfigs": SEEN}))

@@ -5,6 +5,7 @@ import { brokerStart } from './broker.ts'
 import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
+import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -19,6 +20,8 @@ export const COMMANDS: readonly Command[] = [
   encrypt,
   decrypt,
   parquetInspect,
+  parquetEncrypt,
+  parquetDecrypt,
   run,
   launch,
   attestVerify,

@@ -7,7 +7,7 @@ import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
 
-async function transcode(
+export async function transcode(
   inv: Parameters<Command['run']>[0],
   input: string,
   output: string,

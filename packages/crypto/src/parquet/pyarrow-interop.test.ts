@@ -13,6 +13,8 @@ import { fileBytes, openTestDuckDb, sqlPath, type TestDuckDb, tempDir } from '..
 import { syntheticParquet } from '../../test/synthetic-parquet.ts'
 import { createInMemoryKms, type KmsClient } from '../kms.ts'
 import { bytesSource, memorySink } from './byte-io.ts'
+import { decryptParquet } from './decrypt-parquet.ts'
+import { encryptParquet } from './encrypt-parquet.ts'
 import { inspectParquet } from './inspect.ts'
 import { decryptParquetWithKms, encryptParquetWithKms } from './kms-parquet.ts'
 
@@ -82,6 +84,9 @@ describe('pyarrow interop (PME with key-tools double wrapping)', () => {
   const kms = createInMemoryKms({
     'subrosa:demo/taxi': new Uint8Array(randomBytes(32)),
     'subrosa:demo/pyarrow': new Uint8Array(randomBytes(16)),
+    'subrosa:demo/pii': new Uint8Array(randomBytes(32)),
+    // pyarrow serializes column keys as "id:col,col;...", so its ids cannot hold a colon.
+    'demo-pii': new Uint8Array(randomBytes(32)),
   })
   const server = kmsBridge(kms)
   let url = ''
@@ -185,5 +190,117 @@ describe('pyarrow interop (PME with key-tools double wrapping)', () => {
       }),
       { code: 'ERR_CRYPTO_AUTH' },
     )
+  })
+
+  it('Subrosa decrypts every mode pyarrow writes through CryptoFactory', async (t) => {
+    if (!havePyarrow(t)) return
+    const modes = {
+      columns: { algorithm: 'AES_GCM_V1', footer: 'encrypted' },
+      ctr: { algorithm: 'AES_GCM_CTR_V1', footer: 'encrypted' },
+      plaintext_footer: { algorithm: 'AES_GCM_V1', footer: 'signed-plaintext' },
+      single_wrapping: { algorithm: 'AES_GCM_V1', footer: 'encrypted' },
+    } as const
+    for (const [mode, want] of Object.entries(modes)) {
+      const encrypted = dir.file(`pyarrow-${mode}.parquet`)
+      const twin = dir.file(`pyarrow-${mode}.plain.parquet`)
+      await python(['write', url, encrypted, twin, mode])
+      const bytes = fileBytes(encrypted)
+      const info = await inspectParquet(bytesSource(bytes))
+      assert.equal(info.algorithm, want.algorithm, mode)
+      assert.equal(info.footer, want.footer, mode)
+      const sink = memorySink()
+      await decryptParquetWithKms(bytesSource(bytes), sink, { kms })
+      const out = dir.file(`pyarrow-${mode}.decrypted.parquet`, sink.bytes())
+      assert.deepEqual(await digest(out), await digest(twin), mode)
+    }
+  })
+
+  it('pyarrow reads every mode Subrosa writes through its key tools', async (t) => {
+    if (!havePyarrow(t)) return
+    const plain = dir.file('modes.parquet')
+    await db.run(
+      `COPY (SELECT i::BIGINT AS id, 'zone_' || (i % 17) AS zone, i * 0.5 AS fare,
+               CASE WHEN i % 4 = 0 THEN NULL ELSE [i, i * 2] END AS legs
+             FROM range(20000) t(i)) TO ${sqlPath(plain)} (FORMAT parquet, ROW_GROUP_SIZE 8192)`,
+    )
+    const expected = await digest(plain)
+    const modes: Record<string, Partial<Parameters<typeof encryptParquetWithKms>[2]>> = {
+      columns: { columnMasterKeys: { 'subrosa:demo/pii': ['zone', 'legs.list.element'] } },
+      ctr: { columnMasterKeys: { 'subrosa:demo/pii': ['fare'] }, algorithm: 'AES_GCM_CTR_V1' },
+      plaintext_footer: {
+        columnMasterKeys: { 'subrosa:demo/pii': ['fare'] },
+        plaintextFooter: true,
+      },
+      single_wrapping: { doubleWrapping: false },
+      complete_columns: {
+        columnMasterKeys: { 'subrosa:demo/pii': ['zone'] },
+        otherColumns: 'footer-key',
+        dekBytes: 16,
+      },
+    }
+    for (const [mode, extra] of Object.entries(modes)) {
+      const sink = memorySink()
+      await encryptParquetWithKms(bytesSource(fileBytes(plain)), sink, {
+        masterKeyId: 'subrosa:demo/taxi',
+        kms,
+        kmsInstanceId: 'subrosa',
+        kmsInstanceUrl: url,
+        ...extra,
+      })
+      const out = dir.file(`subrosa-${mode}.by-pyarrow.parquet`)
+      await python(['read', dir.file(`subrosa-${mode}.parquet`, sink.bytes()), out])
+      assert.deepEqual(await digest(out), expected, mode)
+    }
+  })
+
+  it('interoperates with direct keys: CTR, plaintext footer, AAD prefix stored and supplied', async (t) => {
+    if (!havePyarrow(t)) return
+    const key = new Uint8Array(randomBytes(32))
+    const hex = Buffer.from(key).toString('hex')
+    const prefix = new TextEncoder().encode('table=trips/part=7')
+    for (const mode of ['gcm', 'ctr', 'plaintext_footer', 'aad_stored', 'aad_supplied']) {
+      // pyarrow writes, Subrosa reads.
+      const encrypted = dir.file(`direct-${mode}.parquet`)
+      const twin = dir.file(`direct-${mode}.plain.parquet`)
+      await python(['write-direct', hex, mode, encrypted, twin])
+      const sink = memorySink()
+      await decryptParquet(bytesSource(fileBytes(encrypted)), sink, {
+        keyRetriever: () => key,
+        ...(mode === 'aad_supplied' ? { aadPrefix: prefix } : {}),
+      })
+      const expected = await digest(twin)
+      assert.deepEqual(
+        await digest(dir.file(`direct-${mode}.out.parquet`, sink.bytes())),
+        expected,
+        mode,
+      )
+      if (mode === 'aad_supplied') {
+        await assert.rejects(
+          decryptParquet(bytesSource(fileBytes(encrypted)), memorySink(), {
+            keyRetriever: () => key,
+          }),
+          { code: 'ERR_PARQUET_AAD_PREFIX' },
+        )
+      }
+      // Subrosa writes the same mode, pyarrow reads.
+      const ours = memorySink()
+      await encryptParquet(bytesSource(fileBytes(twin)), ours, {
+        footerKey: key,
+        ...(mode === 'ctr' ? { algorithm: 'AES_GCM_CTR_V1' as const } : {}),
+        ...(mode === 'plaintext_footer' ? { plaintextFooter: true } : {}),
+        ...(mode.startsWith('aad')
+          ? { aadPrefix: prefix, storeAadPrefix: mode === 'aad_stored' }
+          : {}),
+      })
+      const back = dir.file(`direct-${mode}.by-pyarrow.parquet`)
+      await python([
+        'read-direct',
+        hex,
+        mode === 'aad_supplied' ? 'table=trips/part=7' : '-',
+        dir.file(`direct-${mode}.subrosa.parquet`, ours.bytes()),
+        back,
+      ])
+      assert.deepEqual(await digest(back), expected, `pyarrow reading ours: ${mode}`)
+    }
   })
 })

@@ -1,0 +1,310 @@
+// `subrosa parquet encrypt|decrypt`: offline PME with raw keys or master keys given here (an
+// in-memory KMS with parquet-java's local-wrap semantics), for tests, interop and air-gapped use.
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fromHex } from '@subrosa/core'
+import {
+  type ColumnKey,
+  createInMemoryKms,
+  decryptParquet,
+  decryptParquetWithKms,
+  encodeKeyMaterialSidecar,
+  encryptParquet,
+  encryptParquetWithKms,
+  type KeyRetriever,
+  keyMaterialSidecarName,
+  type PmeAlgorithm,
+  parseKeyMaterialSidecar,
+} from '@subrosa/crypto'
+import { type Command, type Invocation, listOption, positionals, stringOption } from '../command.ts'
+import { CliError } from '../errors.ts'
+import { formatBytes } from '../output.ts'
+import { transcode } from './parquet.ts'
+
+const KEY_HELP = 'hex AES key (32, 48 or 64 hex digits) or @file holding it'
+
+const usage = (message: string): never => {
+  throw new CliError('ERR_CLI_USAGE', message)
+}
+
+/** A raw AES key from hex or `@file`; never echoed in errors. */
+function rawKey(inv: Invocation, value: string, what: string): Uint8Array {
+  let text = value
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(resolve(inv.io.cwd, value.slice(1)), 'utf8').trim()
+    } catch (cause) {
+      throw new CliError('ERR_CLI_FILE', `Cannot read the ${what} from ${value.slice(1)}`, {
+        cause,
+      })
+    }
+  }
+  const key = /^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(text)
+    ? fromHex(text)
+    : undefined
+  if (key === undefined) usage(`The ${what} must be ${KEY_HELP}`)
+  return key as Uint8Array
+}
+
+/** `name=value` pairs of a repeatable option. */
+function pairs(inv: Invocation, option: string): [string, string][] {
+  return listOption(inv, option).map((entry) => {
+    const at = entry.indexOf('=')
+    if (at <= 0 || at === entry.length - 1) usage(`--${option} takes <name>=<value>`)
+    return [entry.slice(0, at), entry.slice(at + 1)]
+  })
+}
+
+function masterKeys(inv: Invocation): Record<string, Uint8Array> {
+  const keys: Record<string, Uint8Array> = {}
+  for (const [id, value] of pairs(inv, 'kms-key')) {
+    if (id in keys) usage(`--kms-key ${id} is given twice`)
+    keys[id] = rawKey(inv, value, `master key ${id}`)
+  }
+  return keys
+}
+
+function aadPrefix(inv: Invocation): Uint8Array | undefined {
+  const prefix = stringOption(inv, 'aad-prefix')
+  return prefix === undefined ? undefined : new TextEncoder().encode(prefix)
+}
+
+function outputOf(inv: Invocation): string {
+  const output = stringOption(inv, 'output')
+  if (output === undefined) usage('-o, --output <file> is required')
+  return output as string
+}
+
+const COMMON = {
+  output: { type: 'string', short: 'o', value: 'file', description: 'Output file (mode 0600)' },
+  'kms-key': {
+    type: 'string',
+    value: 'id=hex',
+    multiple: true,
+    description: 'A master key for an in-memory KMS; keys then name master key ids',
+  },
+  'aad-prefix': { type: 'string', value: 'utf8', description: 'AAD prefix (file identity)' },
+} as const
+
+/** `subrosa parquet encrypt` */
+export const parquetEncrypt: Command = {
+  path: ['parquet', 'encrypt'],
+  summary: 'Encrypt a plaintext Parquet file with PME under keys given here (offline).',
+  usage:
+    '<in.parquet> -o <out.parquet> --footer-key <hex|id> [--column-key <column>=<hex|id>]... [options]',
+  description:
+    'Without --kms-key, --footer-key and --column-key are raw AES keys (hex or @file; files need the same keys\n' +
+    'to decrypt). With --kms-key <id>=<hex> (repeatable) they name master keys instead: fresh data keys are\n' +
+    "wrapped into PKMT1 key material as parquet-java's key tools do, so Spark and pyarrow read the file through\n" +
+    'a KMS client. Columns without a key stay plaintext unless --complete-columns. Keys on a command line are\n' +
+    'visible to other local users: prefer @file.',
+  json: true,
+  options: {
+    ...COMMON,
+    'footer-key': {
+      type: 'string',
+      value: 'hex|id',
+      description: `Footer key: ${KEY_HELP}, or master key id`,
+    },
+    'column-key': {
+      type: 'string',
+      value: 'column=hex|id',
+      multiple: true,
+      description: 'Key of a column (dotted path, e.g. address.zip)',
+    },
+    algorithm: {
+      type: 'string',
+      value: 'name',
+      description: 'AES_GCM_V1 | AES_GCM_CTR_V1',
+      default: 'AES_GCM_V1',
+    },
+    'plaintext-footer': {
+      type: 'boolean',
+      description: 'Signed plaintext footer (legacy readers see plaintext columns)',
+    },
+    'supply-aad-prefix': {
+      type: 'boolean',
+      description: 'Do not store the AAD prefix: readers must supply it',
+    },
+    'complete-columns': {
+      type: 'boolean',
+      description: 'Encrypt columns without a key with the footer key',
+    },
+    'keep-bloom-filters': {
+      type: 'boolean',
+      description: 'Keep bloom filters (DuckDB 1.5 cannot read them encrypted)',
+    },
+    'external-key-material': {
+      type: 'boolean',
+      description: 'With --kms-key: write key material to _KEY_MATERIAL_FOR_<out>.json (rotatable)',
+    },
+    'single-wrapping': {
+      type: 'boolean',
+      description: 'With --kms-key: wrap data keys directly by the KMS',
+    },
+  },
+  async run(inv) {
+    const [input = ''] = positionals(inv, this, ['in.parquet'])
+    const output = outputOf(inv)
+    const algorithm = stringOption(inv, 'algorithm') ?? 'AES_GCM_V1'
+    if (algorithm !== 'AES_GCM_V1' && algorithm !== 'AES_GCM_CTR_V1')
+      usage('--algorithm must be AES_GCM_V1 or AES_GCM_CTR_V1')
+    const footer = stringOption(inv, 'footer-key') ?? usage('--footer-key is required')
+    const prefix = aadPrefix(inv)
+    if (inv.options['supply-aad-prefix'] === true && prefix === undefined)
+      usage('--supply-aad-prefix needs --aad-prefix')
+    const common = {
+      algorithm: algorithm as PmeAlgorithm,
+      plaintextFooter: inv.options['plaintext-footer'] === true,
+      ...(prefix === undefined ? {} : { aadPrefix: prefix }),
+      storeAadPrefix: inv.options['supply-aad-prefix'] !== true,
+      bloomFilters:
+        inv.options['keep-bloom-filters'] === true ? ('keep' as const) : ('drop' as const),
+      otherColumns:
+        inv.options['complete-columns'] === true ? ('footer-key' as const) : ('plaintext' as const),
+    }
+    const masters = masterKeys(inv)
+    const columns = pairs(inv, 'column-key')
+    let sidecar: string | undefined
+    const r = await transcode(inv, input, output, 'encrypt', async (source, sink, onProgress) => {
+      if (Object.keys(masters).length === 0) {
+        const columnKeys: Record<string, ColumnKey> = {}
+        for (const [column, value] of columns)
+          columnKeys[column] = { key: rawKey(inv, value, `key of ${column}`) }
+        return encryptParquet(source, sink, {
+          ...common,
+          ...(columns.length === 0 ? { otherColumns: 'footer-key' as const } : {}),
+          footerKey: rawKey(inv, footer as string, 'footer key'),
+          columnKeys,
+          onProgress,
+        })
+      }
+      const known = (id: string) => (id in masters ? id : usage(`No --kms-key ${id} was given`))
+      const columnMasterKeys: Record<string, string[]> = {}
+      for (const [column, id] of columns) {
+        const list = columnMasterKeys[known(id)] ?? []
+        list.push(column)
+        columnMasterKeys[id] = list
+      }
+      const stats = await encryptParquetWithKms(source, sink, {
+        ...common,
+        ...(columns.length === 0 ? { otherColumns: 'footer-key' as const } : {}),
+        masterKeyId: known(footer as string),
+        columnMasterKeys,
+        kms: createInMemoryKms(masters),
+        kmsInstanceId: 'subrosa-local',
+        kmsInstanceUrl: 'local',
+        doubleWrapping: inv.options['single-wrapping'] !== true,
+        internalStorage: inv.options['external-key-material'] !== true,
+        onProgress,
+      })
+      if (stats.keyMaterial !== undefined) sidecar = encodeKeyMaterialSidecar(stats.keyMaterial)
+      return stats
+    })
+    let sidecarPath: string | undefined
+    if (sidecar !== undefined) {
+      const out = resolve(inv.io.cwd, output)
+      sidecarPath = join(dirname(out), keyMaterialSidecarName(basename(out)))
+      await writeFile(sidecarPath, sidecar, { mode: 0o600 })
+    }
+    inv.io.out(
+      inv.json
+        ? JSON.stringify({
+            output,
+            ...(sidecarPath === undefined ? {} : { keyMaterial: sidecarPath }),
+            ...r,
+          })
+        : `Encrypted ${input} -> ${output} (${algorithm}, ${formatBytes(r.bytesOut)})${sidecarPath === undefined ? '' : `; key material in ${sidecarPath}`}`,
+    )
+    return 0
+  },
+}
+
+/** `subrosa parquet decrypt` */
+export const parquetDecrypt: Command = {
+  path: ['parquet', 'decrypt'],
+  summary: 'Decrypt a PME Parquet file with keys given here (offline) into plaintext Parquet.',
+  usage:
+    '<in.parquet> -o <out.parquet> [--footer-key <hex>] [--column-key <column>=<hex>]... [--kms-key <id>=<hex>]... [options]',
+  description:
+    'Every module is authenticated before it is written (CTR pages cannot be). With --kms-key, PKMT1 key\n' +
+    'material in the file (or in _KEY_MATERIAL_FOR_<in>.json beside it, or --key-material) is unwrapped with\n' +
+    'those master keys. Columns without a key are an error unless --skip-unreadable-columns leaves them out.',
+  json: true,
+  options: {
+    ...COMMON,
+    'footer-key': { type: 'string', value: 'hex', description: `Footer key: ${KEY_HELP}` },
+    'column-key': {
+      type: 'string',
+      value: 'column=hex',
+      multiple: true,
+      description: 'Key of a column',
+    },
+    'key-material': {
+      type: 'string',
+      value: 'file',
+      description: 'Sidecar of external key material',
+    },
+    'skip-unreadable-columns': { type: 'boolean', description: 'Leave out columns without a key' },
+  },
+  async run(inv) {
+    const [input = ''] = positionals(inv, this, ['in.parquet'])
+    const output = outputOf(inv)
+    const prefix = aadPrefix(inv)
+    const masters = masterKeys(inv)
+    const unreadableColumns =
+      inv.options['skip-unreadable-columns'] === true ? ('drop' as const) : ('error' as const)
+    const common = { ...(prefix === undefined ? {} : { aadPrefix: prefix }), unreadableColumns }
+    let dropped: string[] = []
+    const r = await transcode(inv, input, output, 'decrypt', async (source, sink, onProgress) => {
+      let stats: { droppedColumns: string[] }
+      if (Object.keys(masters).length > 0) {
+        const given = stringOption(inv, 'key-material')
+        const beside = join(
+          dirname(resolve(inv.io.cwd, input)),
+          keyMaterialSidecarName(basename(input)),
+        )
+        const file =
+          given === undefined
+            ? existsSync(beside)
+              ? beside
+              : undefined
+            : resolve(inv.io.cwd, given)
+        let keyMaterial: ReturnType<typeof parseKeyMaterialSidecar> | undefined
+        if (file !== undefined) {
+          try {
+            keyMaterial = parseKeyMaterialSidecar(readFileSync(file, 'utf8'))
+          } catch (cause) {
+            if ((cause as { code?: string }).code === 'ERR_PARQUET_KEY_MATERIAL') throw cause
+            throw new CliError('ERR_CLI_FILE', `Cannot read the key material ${file}`, { cause })
+          }
+        }
+        stats = await decryptParquetWithKms(source, sink, {
+          ...common,
+          kms: createInMemoryKms(masters),
+          ...(keyMaterial === undefined ? {} : { keyMaterial }),
+          onProgress,
+        })
+      } else {
+        const footerValue = stringOption(inv, 'footer-key')
+        const footer =
+          footerValue === undefined ? undefined : rawKey(inv, footerValue, 'footer key')
+        const columns = new Map(
+          pairs(inv, 'column-key').map(([c, v]) => [c, rawKey(inv, v, `key of ${c}`)]),
+        )
+        const keyRetriever: KeyRetriever = (_metadata, target) =>
+          target.kind === 'footer' ? footer : columns.get(target.path.join('.'))
+        stats = await decryptParquet(source, sink, { ...common, keyRetriever, onProgress })
+      }
+      dropped = stats.droppedColumns
+      return stats
+    })
+    inv.io.out(
+      inv.json
+        ? JSON.stringify({ output, droppedColumns: dropped, ...r })
+        : `Decrypted ${input} -> ${output} (${formatBytes(r.bytesOut)})${dropped.length > 0 ? `; left out ${dropped.join(', ')}` : ''}`,
+    )
+    return 0
+  },
+}
