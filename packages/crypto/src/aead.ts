@@ -80,19 +80,48 @@ export function gcmOpen(
   const decipher = createDecipheriv(algorithm, key, nonce, { authTagLength: TAG_LENGTH })
   decipher.setAAD(aad)
   decipher.setAuthTag(tag)
-  const out = new Uint8Array(sealed.length - GCM_OVERHEAD)
   const body = decipher.update(sealed.subarray(NONCE_LENGTH, sealed.length - TAG_LENGTH))
-  out.set(body, 0)
+  let tail: Uint8Array
   try {
-    const tail = decipher.final()
-    out.set(tail, body.length)
+    tail = decipher.final()
   } catch {
-    out.fill(0)
     body.fill(0)
     return undefined
   }
+  // GCM is a stream mode: final() yields nothing more, so the body is the plaintext as is.
+  if (tail.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length)
+  const out = new Uint8Array(body.length + tail.length)
+  out.set(body, 0)
+  out.set(tail, body.length)
   body.fill(0)
   return out
+}
+
+/**
+ * AES-GCM encrypt into parts `[prefix | nonce, ciphertext, tag]` written one after the other,
+ * without copying the ciphertext: `prefix` bytes of headroom (zero) come first.
+ */
+export function gcmSealParts(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix = 0,
+): Uint8Array[] {
+  const algorithm = gcmCipher(key)
+  if (nonce.length !== NONCE_LENGTH) {
+    throw new CryptoError('ERR_CRYPTO_KEY_LENGTH', `A GCM nonce must be ${NONCE_LENGTH} bytes`)
+  }
+  const cipher = createCipheriv(algorithm, key, nonce, { authTagLength: TAG_LENGTH })
+  cipher.setAAD(aad)
+  const head = new Uint8Array(prefix + NONCE_LENGTH)
+  head.set(nonce, prefix)
+  const body = cipher.update(plaintext)
+  const tail = cipher.final()
+  const parts: Uint8Array[] = [head, body]
+  if (tail.length > 0) parts.push(tail)
+  parts.push(cipher.getAuthTag())
+  return parts
 }
 
 type CtrCipher = 'aes-128-ctr' | 'aes-192-ctr' | 'aes-256-ctr'
@@ -113,10 +142,11 @@ export function ctrCrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): 
   iv.set(nonce)
   iv[15] = 1
   const cipher = createCipheriv(algorithm, key, iv)
-  const out = new Uint8Array(data.length)
   const body = cipher.update(data)
+  const tail = cipher.final()
+  if (tail.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length)
+  const out = new Uint8Array(body.length + tail.length)
   out.set(body, 0)
-  out.set(cipher.final(), body.length)
-  body.fill(0)
+  out.set(tail, body.length)
   return out
 }

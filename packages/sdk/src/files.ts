@@ -58,6 +58,28 @@ export async function createAtomicFileSink(
       }
       written += bytes.length
     },
+    async writev(chunks) {
+      let total = 0
+      for (const c of chunks) total += c.length
+      const { bytesWritten } = await handle.writev(chunks as Uint8Array[])
+      if (bytesWritten !== total) {
+        // A short vector write: finish the rest chunk by chunk.
+        let skip = bytesWritten
+        for (const c of chunks) {
+          if (skip >= c.length) {
+            skip -= c.length
+            continue
+          }
+          let offset = skip
+          skip = 0
+          while (offset < c.length) {
+            const r = await handle.write(c, offset, c.length - offset)
+            offset += r.bytesWritten
+          }
+        }
+      }
+      written += total
+    },
     async commit() {
       await handle.sync()
       await close()

@@ -11,8 +11,14 @@ export type ByteSource = {
   read(offset: number, length: number): Promise<Uint8Array>
 }
 
-/** Sequential output. `write` may keep the array it is given: callers never reuse it. */
-export type ByteSink = { write(bytes: Uint8Array): Promise<void> }
+/**
+ * Sequential output. `write` may keep the array it is given: callers never reuse it. `writev`,
+ * when present, takes several arrays at once (so they need not be copied into one).
+ */
+export type ByteSink = {
+  write(bytes: Uint8Array): Promise<void>
+  writev?(chunks: readonly Uint8Array[]): Promise<void>
+}
 
 /** A {@link ByteSource} over bytes in memory. */
 export function bytesSource(bytes: Uint8Array): ByteSource {
@@ -30,6 +36,12 @@ export function memorySink(): ByteSink & { bytes(): Uint8Array; readonly size: n
     write: async (bytes) => {
       parts.push(bytes)
       size += bytes.length
+    },
+    writev: async (chunks) => {
+      for (const bytes of chunks) {
+        parts.push(bytes)
+        size += bytes.length
+      }
     },
     bytes: () => concatBytes(...parts),
     get size() {
@@ -86,9 +98,10 @@ export type RangeReader = {
 
 export function rangeReader(source: ByteSource, start: number, end: number): RangeReader {
   let position = start
-  let buffer: Uint8Array = new Uint8Array(0)
-  let bufferStart = start
-  const available = () => bufferStart + buffer.length - position
+  // Segments read from the source, in order; the first starts at or before `position`.
+  const segments: Uint8Array[] = []
+  let segmentsStart = start
+  let loaded = start
   const fill = async (n: number) => {
     if (n > end - position) {
       throw new CryptoError(
@@ -97,15 +110,33 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
         { details: { position, end } },
       )
     }
-    if (available() >= n) return
-    const keep = buffer.subarray(position - bufferStart)
-    const more = await readExact(
-      source,
-      position + keep.length,
-      Math.min(Math.max(n, WINDOW) - keep.length, end - position - keep.length),
-    )
-    buffer = keep.length === 0 ? more : concatBytes(keep, more)
-    bufferStart = position
+    while (loaded - position < n) {
+      const want = Math.min(Math.max(n - (loaded - position), WINDOW), end - loaded)
+      segments.push(await readExact(source, loaded, want))
+      loaded += want
+    }
+  }
+  /** `n` bytes at `position`: a view when one segment holds them, else a copy of just them. */
+  const view = (n: number): Uint8Array => {
+    // Drop segments wholly before `position`.
+    while (segments.length > 0 && segmentsStart + (segments[0] as Uint8Array).length <= position) {
+      segmentsStart += (segments.shift() as Uint8Array).length
+    }
+    const first = segments[0]
+    const offset = position - segmentsStart
+    if (first === undefined) return new Uint8Array(0)
+    if (first.length - offset >= n) return first.subarray(offset, offset + n)
+    const out = new Uint8Array(n)
+    let copied = 0
+    let at = offset
+    for (const segment of segments) {
+      const part = segment.subarray(at, Math.min(segment.length, at + n - copied))
+      out.set(part, copied)
+      copied += part.length
+      at = 0
+      if (copied === n) break
+    }
+    return out
   }
   return {
     get position() {
@@ -116,11 +147,17 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
     },
     async peek(n) {
       await fill(n)
-      return buffer.subarray(position - bufferStart)
+      // At least n bytes: the rest of the segment when it holds them, else a copy of n.
+      const bytes = view(n)
+      const first = segments[0] as Uint8Array
+      const offset = position - segmentsStart
+      return bytes.buffer === first.buffer && first.length - offset > n
+        ? first.subarray(offset)
+        : bytes
     },
     async take(n) {
       await fill(n)
-      const out = buffer.subarray(position - bufferStart, position - bufferStart + n)
+      const out = view(n)
       position += n
       return out
     },
@@ -140,10 +177,12 @@ export function outputWriter(sink: ByteSink): OutputWriter {
   let pendingSize = 0
   const flush = async () => {
     if (pendingSize === 0) return
-    const chunk = pending.length === 1 ? (pending[0] as Uint8Array) : concatBytes(...pending)
+    const chunks = pending
     pending = []
     pendingSize = 0
-    await sink.write(chunk)
+    if (chunks.length === 1) await sink.write(chunks[0] as Uint8Array)
+    else if (sink.writev !== undefined) await sink.writev(chunks)
+    else await sink.write(concatBytes(...chunks))
   }
   return {
     get position() {

@@ -18,12 +18,13 @@ import {
   decryptModuleBody,
   decryptPageBody,
   encryptModule,
-  encryptPage,
+  encryptPageParts,
   MODULE_OVERHEAD,
   MODULE_TYPE,
   type ModuleCipher,
   moduleAad,
   moduleLength,
+  nonceSource,
   type PmeAlgorithm,
   pageOverhead,
 } from './modules.ts'
@@ -300,7 +301,7 @@ const SENSITIVE_META = [
 export function encryptedSink(plan: EncryptionPlan): SinkSide {
   const fileAad = concatBytes(plan.aadPrefix ?? new Uint8Array(0), plan.aadFileUnique)
   const footer: ModuleCipher = { key: plan.footerKey, algorithm: plan.algorithm, fileAad }
-  const { random } = plan
+  const random = nonceSource(plan.random)
   const keyOf = (ref: ChunkRef): (ColumnKey & { own: boolean }) | undefined => {
     const own = plan.columnKeys.get(ref.path.join('.'))
     if (own !== undefined) return { ...own, own: true }
@@ -319,14 +320,16 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
       const cipher = cipherOf(ref)
       if (cipher === undefined) return writePlainPage({ header, page, dictionary }, out)
       const ordinal = dictionary ? undefined : ref.ordinal
-      const pageModule = encryptPage(
+      const pageModule = encryptPageParts(
         cipher,
         page,
         aad(ref, dictionary ? MODULE_TYPE.DICTIONARY_PAGE : MODULE_TYPE.DATA_PAGE, ordinal),
         random,
       )
+      let size = 0
+      for (const part of pageModule) size += part.length
       // compressed_page_size counts the encrypted page as stored (parquet-java, Arrow).
-      setField(header, PAGE_HEADER.compressedPageSize, i32(pageModule.length))
+      setField(header, PAGE_HEADER.compressedPageSize, i32(size))
       removeField(header, PAGE_HEADER.crc)
       const headerType = dictionary
         ? MODULE_TYPE.DICTIONARY_PAGE_HEADER
@@ -334,7 +337,7 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
       await out.write(
         encryptModule(cipher.key, encodeStruct(header), aad(ref, headerType, ordinal), random),
       )
-      await out.write(pageModule)
+      for (const part of pageModule) await out.write(part)
     },
 
     async writeIndex(kind, ref, index, out) {

@@ -1,5 +1,5 @@
-import type { RandomBytes } from '@subrosa/core'
-import { ctrCrypt, GCM_OVERHEAD, gcmOpen, gcmSeal, NONCE_LENGTH } from '../aead.ts'
+import { type RandomBytes, systemRandom } from '@subrosa/core'
+import { ctrCrypt, GCM_OVERHEAD, gcmOpen, gcmSeal, gcmSealParts, NONCE_LENGTH } from '../aead.ts'
 import { CryptoError } from '../errors.ts'
 
 /** Module types of the AAD suffix (Encryption.md §4.4.2). */
@@ -95,6 +95,71 @@ export type ModuleCipher = {
 /** Bytes a page module adds: GCM `len|nonce|ct|tag` or CTR `len|nonce|ct`. */
 export function pageOverhead(algorithm: PmeAlgorithm): number {
   return algorithm === 'AES_GCM_V1' ? MODULE_OVERHEAD : 4 + NONCE_LENGTH
+}
+
+/**
+ * Nonces for many modules: the system CSPRNG read 4 KiB at a time (one call per ~340 modules
+ * instead of one each). Any other source (tests inject deterministic ones) is used as is.
+ */
+export function nonceSource(random: RandomBytes): RandomBytes {
+  if (random !== systemRandom) return random
+  let pool: Uint8Array = new Uint8Array(0)
+  let at = 0
+  return (n) => {
+    if (at + n > pool.length) {
+      pool = systemRandom(Math.max(4096, n))
+      at = 0
+    }
+    const out = pool.subarray(at, at + n)
+    at += n
+    return out
+  }
+}
+
+/** Parts of a length-prefixed module, as written one after the other. */
+function withLength(parts: Uint8Array[]): Uint8Array[] {
+  let length = -4
+  for (const p of parts) length += p.length
+  new DataView((parts[0] as Uint8Array).buffer, (parts[0] as Uint8Array).byteOffset, 4).setUint32(
+    0,
+    length,
+    true,
+  )
+  return parts
+}
+
+/** {@link encryptModule} as parts, the ciphertext not copied: for pages. */
+export function encryptModuleParts(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  random: RandomBytes,
+): Uint8Array[] {
+  if (plaintext.length > 0x7fffffff - MODULE_OVERHEAD) {
+    throw new CryptoError(
+      'ERR_PARQUET_UNSUPPORTED',
+      'A module larger than 2 GiB cannot be encrypted',
+    )
+  }
+  return withLength(gcmSealParts(key, random(NONCE_LENGTH), plaintext, aad, 4))
+}
+
+/** {@link encryptPage} as parts (the ciphertext not copied). */
+export function encryptPageParts(
+  cipher: ModuleCipher,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  random: RandomBytes,
+): Uint8Array[] {
+  if (cipher.algorithm === 'AES_GCM_V1')
+    return encryptModuleParts(cipher.key, plaintext, aad, random)
+  if (plaintext.length > 0x7fffffff - 16) {
+    throw new CryptoError('ERR_PARQUET_UNSUPPORTED', 'A page larger than 2 GiB cannot be encrypted')
+  }
+  const nonce = random(NONCE_LENGTH)
+  const head = new Uint8Array(4 + NONCE_LENGTH)
+  head.set(nonce, 4)
+  return withLength([head, ctrCrypt(cipher.key, nonce, plaintext)])
 }
 
 /**
