@@ -19,6 +19,7 @@ export {
 export type { ColumnKey } from './parquet/encrypted-side.ts'
 export type { KeyRetriever, KeyTarget } from './parquet/footer.ts'
 export {
+  type ColumnEncryption,
   inspectParquet,
   type KeyMetadataSummary,
   type ParquetFooterInfo,

@@ -22,6 +22,11 @@ export async function openDuckDb(options: {
   readonly scratchDir: string
   readonly readablePaths: readonly string[]
   readonly limits?: DuckDbLimits
+  /**
+   * DuckDB reads encrypted Parquet itself. DuckDB 1.5 fails its tag check when filters are pushed
+   * into an encrypted scan, so filter pushdown is then disabled (results stay exact).
+   */
+  readonly encryptedScans?: boolean
 }): Promise<DuckDbSession> {
   const temp = join(options.scratchDir, 'duckdb-tmp')
   await mkdir(temp, { recursive: true, mode: 0o700 })
@@ -37,6 +42,9 @@ export async function openDuckDb(options: {
   try {
     await connection.run('SET temp_file_encryption = true')
     await connection.run('SET enable_logging = false')
+    if (options.encryptedScans === true) {
+      await connection.run("SET disabled_optimizers = 'filter_pushdown'")
+    }
     const list = (xs: readonly string[]) =>
       `[${xs.map((x) => `'${x.replaceAll("'", "''")}'`).join(', ')}]`
     await connection.run(`SET allowed_paths = ${list(options.readablePaths)}`)

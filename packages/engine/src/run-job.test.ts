@@ -11,10 +11,12 @@ import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import { openDuckDb } from './duckdb-session.ts'
 import { runJob } from './run-job.ts'
 
-const kms = createInMemoryKms({
+const masters = {
   'subrosa:t/in': new Uint8Array(randomBytes(32)),
   'subrosa:t/out': new Uint8Array(randomBytes(32)),
-})
+  'subrosa:t/pii': new Uint8Array(randomBytes(32)),
+}
+const kms = createInMemoryKms(masters)
 
 function job(query: string, extra: Record<string, unknown> = {}) {
   return validateJob({
@@ -144,6 +146,56 @@ describe('runJob', () => {
     })
     assert.equal(calls, 0)
   })
+  it('answers filtered queries on a natively read input exactly', async () => {
+    const summary = await runJob(
+      job('SELECT count(*) AS n, sum(id) AS s FROM rides WHERE zone = 3 AND id > 40000'),
+      ctx(),
+    )
+    assert.equal(summary.inputs[0]?.read, 'native')
+    const expected = [...Array(50000).keys()].filter((i) => i % 7 === 3 && i > 40000)
+    const out = await readOutput(dir)
+    assert.deepEqual(out, [{ n: String(expected.length), s: expected.reduce((a, b) => a + b, 0) }])
+  })
+
+  it('decrypts column-key inputs in the scratch dir and leaves out columns not granted', async () => {
+    const source = await openFileSource(join(dir, 'plain.parquet'))
+    const sink = await createAtomicFileSink(join(dir, 'columns.parquet'))
+    await encryptParquetWithKms(source, sink, {
+      masterKeyId: 'subrosa:t/in',
+      columnMasterKeys: { 'subrosa:t/pii': ['label'] },
+      otherColumns: 'footer-key',
+      algorithm: 'AES_GCM_CTR_V1',
+      kms,
+      kmsInstanceId: 'test',
+      kmsInstanceUrl: 'memory:',
+    })
+    await sink.commit()
+    await source.close()
+    const columnsJob = (query: string) =>
+      job(query, { inputs: { rides: { format: 'parquet', uri: 'columns.parquet', key: 't/in' } } })
+    // Granted every key: all columns, decrypted by Subrosa (CTR and a column key: not native).
+    const all = await runJob(
+      columnsJob('SELECT count(*) AS n, max(label) AS top FROM rides WHERE zone = 1'),
+      ctx(),
+    )
+    assert.equal(all.inputs[0]?.read, 'scratch')
+    assert.deepEqual(all.inputs[0]?.droppedColumns, [])
+    assert.deepEqual(await readOutput(dir), [{ n: '7143', top: 'v9997' }])
+    // A workload without the pii master key: the column is absent, the rest answers.
+    const { 'subrosa:t/pii': _pii, ...rest } = masters
+    const partial = { ...ctx(), kms: createInMemoryKms(rest) }
+    const some = await runJob(columnsJob('SELECT count(*) AS n FROM rides WHERE zone = 1'), partial)
+    assert.deepEqual(some.inputs[0]?.droppedColumns, ['label'])
+    assert.deepEqual(await readOutput(dir), [{ n: '7143' }])
+    await assert.rejects(runJob(columnsJob('SELECT max(label) FROM rides'), partial), {
+      code: 'ERR_ENGINE_QUERY',
+    })
+    assert.deepEqual(
+      (await readdir(scratch)).filter((f) => f.endsWith('.parquet')),
+      [],
+      'decrypted inputs removed from scratch',
+    )
+  })
 })
 
 describe('openDuckDb', () => {
@@ -170,3 +222,22 @@ describe('openDuckDb', () => {
     }
   })
 })
+
+async function readOutput(dir: string): Promise<Record<string, unknown>[]> {
+  const source = await openFileSource(join(dir, 'out.parquet'))
+  const { dek } = await unwrapFooterKey(source, kms)
+  await source.close()
+  const instance = await DuckDBInstance.create(':memory:')
+  const db = await instance.connect()
+  try {
+    return (
+      await db.runAndReadAll(
+        `SELECT * FROM read_parquet('${join(dir, 'out.parquet')}', encryption_config = {footer_key_value: $1::BLOB})`,
+        [new DuckDBBlobValue(dek)],
+      )
+    ).getRowObjectsJson() as Record<string, unknown>[]
+  } finally {
+    db.closeSync()
+    instance.closeSync()
+  }
+}

@@ -1,12 +1,19 @@
-import { rm } from 'node:fs/promises'
-import { isAbsolute, join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { readFile, rm } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DuckDBBlobValue } from '@duckdb/node-api'
 import { wipe } from '@subrosa/core'
 import {
+  decryptParquetWithKms,
   encryptParquetWithKms,
   inspectParquet,
+  type KeyMaterialStore,
   type KmsClient,
+  keyMaterialSidecarName,
+  parseKeyMaterial,
+  parseKeyMaterialSidecar,
+  readParquetFooter,
   unwrapFooterKey,
 } from '@subrosa/crypto'
 import type { Job } from '@subrosa/policy'
@@ -47,6 +54,10 @@ export type JobSummary = {
     readonly path: string
     readonly masterKeyId: string
     readonly bytes: number
+    /** `native`: DuckDB decrypts; `scratch`: Subrosa decrypted it into the TEE's scratch dir. */
+    readonly read: 'native' | 'scratch'
+    /** Columns left out: the workload was not granted their keys. */
+    readonly droppedColumns: readonly string[]
   }[]
   readonly outputs: readonly {
     readonly name: string
@@ -75,44 +86,31 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
   if (output === undefined || outputs.length !== 1)
     throw new EngineError('ERR_ENGINE_UNSUPPORTED', 'Jobs have exactly one output for now')
   const keys: Uint8Array[] = []
-  const inputs: { name: string; path: string; masterKeyId: string; bytes: number }[] = []
+  const inputs: (JobSummary['inputs'][number] & { key?: Uint8Array; readPath: string })[] = []
+  const scratchFiles: string[] = []
   try {
     for (const [name, input] of Object.entries(job.inputs)) {
       ctx.onProgress?.({ phase: 'keys', input: name })
       const path = localPath(input.uri, ctx.baseDir)
-      const source = await openFileSource(path).catch((cause: unknown) => {
-        throw new EngineError('ERR_ENGINE_INPUT', `Cannot open input ${name} (${path})`, { cause })
-      })
-      try {
-        const declared = input.key === undefined ? undefined : masterKeyId(...splitKey(input.key))
-        const material = (await inspectParquet(source)).footerKeyMetadata?.pkmt1
-        const found =
-          material !== undefined && 'masterKeyId' in material ? material.masterKeyId : undefined
-        if (declared !== undefined && found !== declared) {
-          throw new EngineError(
-            'ERR_ENGINE_KEY_MISMATCH',
-            `Input ${name} is encrypted under ${found ?? 'no known master key'}, not ${declared}`,
-          )
-        }
-        const { dek, masterKeyId: id } = await unwrapFooterKey(source, ctx.kms)
-        keys.push(dek)
-        inputs.push({ name, path, masterKeyId: id, bytes: source.size })
-      } finally {
-        await source.close()
-      }
+      const read = await openInput(name, path, input.key, ctx)
+      if (read.key !== undefined) keys.push(read.key)
+      if (read.read === 'scratch') scratchFiles.push(read.readPath)
+      inputs.push(read)
     }
     const [outName, out] = output
     const outPath = localPath(out.uri, ctx.baseDir)
     const plain = join(ctx.scratchDir, `output-${outName}.parquet`)
-    const bound: BoundInput[] = inputs.map((i, n) => ({
-      name: i.name,
-      path: i.path,
-      parameter: n + 1,
-    }))
+    let parameter = 0
+    const bound: BoundInput[] = inputs.map((i) =>
+      i.key === undefined
+        ? { name: i.name, path: i.readPath }
+        : { name: i.name, path: i.readPath, parameter: ++parameter },
+    )
     const session = await openDuckDb({
       scratchDir: ctx.scratchDir,
-      readablePaths: inputs.map((i) => i.path),
+      readablePaths: inputs.map((i) => i.readPath),
       limits: job.limits ?? {},
+      encryptedScans: keys.length > 0,
     })
     let rows: number
     try {
@@ -132,7 +130,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
       const id = masterKeyId(...splitKey(out.key))
       const bytes = await encryptFile(plain, outPath, id, outName, ctx)
       return {
-        inputs,
+        inputs: inputs.map(({ key: _key, readPath: _readPath, ...rest }) => rest),
         outputs: [{ name: outName, path: outPath, masterKeyId: id, rows, bytes }],
         durationMs: Date.now() - started,
       }
@@ -141,6 +139,76 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
     }
   } finally {
     for (const k of keys) wipe(k)
+    for (const f of scratchFiles) await rm(f, { force: true })
+  }
+}
+
+/**
+ * Make one input readable by DuckDB. A uniform AES_GCM_V1 file with an encrypted footer and no
+ * AAD prefix is read by DuckDB itself with its footer key (a bound parameter); any other
+ * encrypted file (column keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa into
+ * the scratch dir (memory-backed, inside the TEE), leaving out the columns whose keys the
+ * workload was not granted. External key material is read from the sidecar beside the file.
+ */
+async function openInput(
+  name: string,
+  path: string,
+  declaredKey: string | undefined,
+  ctx: JobContext,
+): Promise<JobSummary['inputs'][number] & { key?: Uint8Array; readPath: string }> {
+  const source = await openFileSource(path).catch((cause: unknown) => {
+    throw new EngineError('ERR_ENGINE_INPUT', `Cannot open input ${name} (${path})`, { cause })
+  })
+  try {
+    const sidecar = join(dirname(path), keyMaterialSidecarName(basename(path)))
+    const keyMaterial: KeyMaterialStore | undefined = existsSync(sidecar)
+      ? parseKeyMaterialSidecar(await readFile(sidecar, 'utf8'))
+      : undefined
+    const options = keyMaterial === undefined ? {} : { keyMaterial }
+    const info = await inspectParquet(source)
+    // The master key the footer names (in the file, or in its sidecar), checked before any unwrap.
+    const material = info.footerKeyMetadata?.pkmt1
+    const reference = material !== undefined && 'keyReference' in material ? material : undefined
+    const entry = reference === undefined ? undefined : keyMaterial?.get(reference.keyReference)
+    const named =
+      material !== undefined && 'masterKeyId' in material
+        ? material.masterKeyId
+        : entry === undefined
+          ? undefined
+          : masterKeyIdOf(entry)
+    const declared = declaredKey === undefined ? undefined : masterKeyId(...splitKey(declaredKey))
+    if (declared !== undefined && named !== declared) {
+      throw new EngineError(
+        'ERR_ENGINE_KEY_MISMATCH',
+        `Input ${name} is encrypted under ${named ?? 'no known master key'}, not ${declared}`,
+      )
+    }
+    const { dek, masterKeyId: found } = await unwrapFooterKey(source, ctx.kms, options)
+    const footer = await readParquetFooter(source, { keyRetriever: () => dek })
+    const uniform =
+      info.footer === 'encrypted' &&
+      info.algorithm === 'AES_GCM_V1' &&
+      info.aadPrefix === 'none' &&
+      footer.columnEncryption.every((c) => c.encryption === 'footer-key')
+    const base = { name, path, masterKeyId: found, bytes: source.size }
+    if (uniform) return { ...base, readPath: path, read: 'native', droppedColumns: [], key: dek }
+    wipe(dek)
+    const plain = join(ctx.scratchDir, `input-${name}.parquet`)
+    const sink = await createAtomicFileSink(plain, 0o600)
+    try {
+      const stats = await decryptParquetWithKms(source, sink, {
+        kms: ctx.kms,
+        unreadableColumns: 'drop',
+        ...options,
+      })
+      await sink.commit()
+      return { ...base, readPath: plain, read: 'scratch', droppedColumns: stats.droppedColumns }
+    } catch (error) {
+      await sink.abort()
+      throw error
+    }
+  } finally {
+    await source.close()
   }
 }
 
@@ -174,6 +242,11 @@ async function encryptFile(
   } finally {
     await source.close()
   }
+}
+
+function masterKeyIdOf(entry: string): string | undefined {
+  const material = parseKeyMaterial(new TextEncoder().encode(entry))
+  return material.kind === 'material' ? material.masterKeyId : undefined
 }
 
 function splitKey(key: string): [string, string] {

@@ -4,7 +4,8 @@ import { EngineError } from './errors.ts'
 export type BoundInput = {
   readonly name: string
   readonly path: string
-  readonly parameter: number
+  /** `$n` holding the footer key; none for a plaintext file (decrypted in the scratch dir). */
+  readonly parameter?: number
 }
 
 /** A single-quoted SQL string literal. Paths only: keys never go into SQL text. */
@@ -31,16 +32,18 @@ function firstTokenOffset(sql: string): number {
 
 /**
  * Compose the job query with its inputs as CTEs over `read_parquet(path, encryption_config =
- * {footer_key_value: $n::BLOB})`, merging with the query's own `WITH` clause. Each input's key
- * is the bound parameter `$n`, never text.
+ * {footer_key_value: $n::BLOB})` (or plain `read_parquet(path)` for an input already decrypted
+ * into the scratch dir), merging with the query's own `WITH` clause. Each input's key is the
+ * bound parameter `$n`, never text.
  */
 export function composeQuery(query: string, inputs: readonly BoundInput[]): string {
   const body = query.trim().replace(/;\s*$/, '')
   if (body === '') throw new EngineError('ERR_ENGINE_QUERY', 'The query is empty')
   const ctes = inputs
-    .map(
-      (i) =>
-        `"${i.name}" AS (SELECT * FROM read_parquet(${sqlString(i.path)}, encryption_config = {footer_key_value: $${i.parameter}::BLOB}))`,
+    .map((i) =>
+      i.parameter === undefined
+        ? `"${i.name}" AS (SELECT * FROM read_parquet(${sqlString(i.path)}))`
+        : `"${i.name}" AS (SELECT * FROM read_parquet(${sqlString(i.path)}, encryption_config = {footer_key_value: $${i.parameter}::BLOB}))`,
     )
     .join(',\n  ')
   const start = firstTokenOffset(body)

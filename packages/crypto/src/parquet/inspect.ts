@@ -3,10 +3,12 @@ import { type KeyRetriever, openParquet, readTail } from './footer.ts'
 import { parseKeyMaterial } from './key-material.ts'
 import {
   type ColumnInfo,
+  columnChunksOf,
   createdBy,
   FILE_META_DATA,
   type FileCryptoMetaData,
   numRows,
+  readColumnCryptoMetaData,
   readEncryptionAlgorithm,
   readFileCryptoMetaData,
   rowGroupsOf,
@@ -22,9 +24,39 @@ export type ParquetFooterInfo = {
   createdBy?: string
   /** FileCryptoMetaData.key_metadata of an encrypted file. */
   footerKeyMetadata?: Uint8Array
+  /** How each leaf column is encrypted (from the first row group); key metadata summarized. */
+  columnEncryption: ColumnEncryption[]
 }
 
-function summarize(fileMetaData: ThriftStruct): Omit<ParquetFooterInfo, 'encrypted'> {
+/** One column's encryption, as the footer says it; never key bytes. */
+export type ColumnEncryption = {
+  path: string[]
+  encryption: 'plaintext' | 'footer-key' | 'column-key'
+  keyMetadata?: KeyMetadataSummary
+}
+
+function columnEncryptionOf(fileMetaData: ThriftStruct): ColumnEncryption[] {
+  const [first] = rowGroupsOf(fileMetaData)
+  if (first === undefined) return []
+  const leaves = schemaColumns(fileMetaData)
+  return columnChunksOf(first).map((chunk, i) => {
+    const crypto = readColumnCryptoMetaData(chunk)
+    const path = leaves[i]?.path ?? (crypto?.kind === 'column-key' ? crypto.pathInSchema : [])
+    if (crypto === undefined) return { path, encryption: 'plaintext' }
+    if (crypto.kind === 'footer-key') return { path, encryption: 'footer-key' }
+    return {
+      path,
+      encryption: 'column-key',
+      ...(crypto.keyMetadata === undefined
+        ? {}
+        : { keyMetadata: describeKeyMetadata(crypto.keyMetadata) }),
+    }
+  })
+}
+
+function summarize(
+  fileMetaData: ThriftStruct,
+): Omit<ParquetFooterInfo, 'encrypted' | 'columnEncryption'> {
   const by = createdBy(fileMetaData)
   return {
     numRows: numRows(fileMetaData),
@@ -52,7 +84,7 @@ export async function readParquetFooter(
       await readExact(source, tail.footerStart, tail.footerLength),
     ).value
     if (getField(fileMetaData, FILE_META_DATA.encryptionAlgorithm) === undefined) {
-      return { encrypted: false, ...summarize(fileMetaData) }
+      return { encrypted: false, ...summarize(fileMetaData), columnEncryption: [] }
     }
   }
   const opened = await openParquet(source, options.keyRetriever, options.aadPrefix)
@@ -62,6 +94,7 @@ export async function readParquetFooter(
     ...(opened.footerKeyMetadata === undefined
       ? {}
       : { footerKeyMetadata: opened.footerKeyMetadata }),
+    columnEncryption: columnEncryptionOf(opened.fileMetaData),
   }
 }
 
@@ -97,6 +130,8 @@ export type ParquetInspection = {
   rowGroups?: number
   columns?: ColumnInfo[]
   createdBy?: string
+  /** Only for a signed plaintext footer (an encrypted footer hides it). */
+  columnEncryption?: ColumnEncryption[]
 }
 
 function describeKeyMetadata(bytes: Uint8Array): KeyMetadataSummary {
@@ -165,6 +200,8 @@ export async function inspectParquet(source: ByteSource): Promise<ParquetInspect
   if (algorithm === undefined) {
     return { ...base, encrypted: false, footer: 'plaintext', ...summarize(fileMetaData) }
   }
+  // A signed plaintext footer shows its column encryption without a key.
+  const columnEncryption = columnEncryptionOf(fileMetaData)
   const signing = optional(
     fileMetaData,
     FILE_META_DATA.footerSigningKeyMetadata,
@@ -178,5 +215,6 @@ export async function inspectParquet(source: ByteSource): Promise<ParquetInspect
     ...algorithmFacts({ algorithm: readEncryptionAlgorithm(algorithm) }),
     ...(signing === undefined ? {} : { footerKeyMetadata: describeKeyMetadata(signing.value) }),
     ...summarize(fileMetaData),
+    columnEncryption,
   }
 }
