@@ -146,6 +146,25 @@ describe('admin API', () => {
       key: toBase64(key),
     })
     assert.equal(missing.json().code, 'ERR_BROKER_NOT_FOUND')
+    // The short id (what Spark's and pyarrow's column.keys syntax can hold) names the same key;
+    // the wrapping is bound to the id as written.
+    const short = await tb.admin('POST', '/kms/v0/wrap', {
+      masterKeyId: 'acme/taxi',
+      key: toBase64(key),
+    })
+    assert.equal(short.statusCode, 200, short.body)
+    const back = await tb.admin('POST', '/kms/v0/unwrap', {
+      masterKeyId: 'acme/taxi',
+      wrapped: short.json().wrapped,
+      recipient: { kty, crv, x, y },
+    })
+    assert.equal(back.statusCode, 200, back.body)
+    const crossed = await tb.admin('POST', '/kms/v0/unwrap', {
+      masterKeyId: 'subrosa:acme/taxi',
+      wrapped: short.json().wrapped,
+      recipient: { kty, crv, x, y },
+    })
+    assert.equal(crossed.json().code, 'ERR_CRYPTO_AUTH')
   })
 
   it('keeps a verifiable audit chain and detects tampering with it', async () => {

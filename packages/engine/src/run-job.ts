@@ -17,7 +17,7 @@ import {
   unwrapFooterKey,
 } from '@subrosa/crypto'
 import type { Job } from '@subrosa/policy'
-import { masterKeyId } from '@subrosa/protocol'
+import { masterKeyId, parseMasterKeyId } from '@subrosa/protocol'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import { duckDbError, openDuckDb } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
@@ -177,7 +177,7 @@ async function openInput(
           ? undefined
           : masterKeyIdOf(entry)
     const declared = declaredKey === undefined ? undefined : masterKeyId(...splitKey(declaredKey))
-    if (declared !== undefined && named !== declared) {
+    if (declared !== undefined && canonical(named) !== declared) {
       throw new EngineError(
         'ERR_ENGINE_KEY_MISMATCH',
         `Input ${name} is encrypted under ${named ?? 'no known master key'}, not ${declared}`,
@@ -242,6 +242,12 @@ async function encryptFile(
   } finally {
     await source.close()
   }
+}
+
+/** `subrosa:<ns>/<name>` for either form of a master key id. */
+function canonical(id: string | undefined): string | undefined {
+  const parsed = id === undefined ? undefined : parseMasterKeyId(id)
+  return parsed === undefined ? id : masterKeyId(parsed.namespace, parsed.key)
 }
 
 function masterKeyIdOf(entry: string): string | undefined {

@@ -5,10 +5,14 @@ export function masterKeyId(namespace: string, key: string): string {
   return `subrosa:${namespace}/${key}`
 }
 
-/** Split a master key id; `undefined` when it is not of Subrosa's form. */
+/**
+ * Split a master key id, `subrosa:<namespace>/<key>` or the short `<namespace>/<key>` (the same
+ * key: parquet-java's and Arrow's `column.keys` syntax `id:col,col` cannot hold a colon in an
+ * id); `undefined` when it is neither.
+ */
 export function parseMasterKeyId(id: string): { namespace: string; key: string } | undefined {
   const m =
-    /^subrosa:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/.exec(
+    /^(?:subrosa:)?([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/.exec(
       id,
     )
   return m === null ? undefined : { namespace: m[1] as string, key: m[2] as string }
