@@ -78,6 +78,23 @@ describe('subrosa parquet encrypt / decrypt', () => {
     )
     assert.equal(info.algorithm, 'AES_GCM_CTR_V1')
     assert.equal(info.footer, 'encrypted')
+    assert.equal(info.columnEncryption, undefined, 'an encrypted footer hides the columns')
+    const keyed = await cli(
+      ['parquet', 'inspect', 'raw.parquet', '--footer-key', footer, '--json'],
+      dir,
+    )
+    assert.ok(!keyed.stdout.includes(footer))
+    assert.deepEqual(
+      JSON.parse(keyed.stdout).columnEncryption.map((c: { path: string[]; encryption: string }) => [
+        c.path.join('.'),
+        c.encryption,
+      ]),
+      [
+        ['id', 'plaintext'],
+        ['name', 'column-key'],
+        ['salary', 'plaintext'],
+      ],
+    )
 
     const refused = await cli(
       ['parquet', 'decrypt', 'raw.parquet', '-o', 'x.parquet', '--footer-key', footer, '--json'],

@@ -3,7 +3,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { fromHex } from '@subrosa/core'
 import {
   type ColumnKey,
   createInMemoryKms,
@@ -17,64 +16,19 @@ import {
   type PmeAlgorithm,
   parseKeyMaterialSidecar,
 } from '@subrosa/crypto'
-import { type Command, type Invocation, listOption, positionals, stringOption } from '../command.ts'
+import { type Command, positionals, stringOption } from '../command.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes } from '../output.ts'
-import { transcode } from './parquet.ts'
-
-const KEY_HELP = 'hex AES key (32, 48 or 64 hex digits) or @file holding it'
-
-const usage = (message: string): never => {
-  throw new CliError('ERR_CLI_USAGE', message)
-}
-
-/** A raw AES key from hex or `@file`; never echoed in errors. */
-function rawKey(inv: Invocation, value: string, what: string): Uint8Array {
-  let text = value
-  if (value.startsWith('@')) {
-    try {
-      text = readFileSync(resolve(inv.io.cwd, value.slice(1)), 'utf8').trim()
-    } catch (cause) {
-      throw new CliError('ERR_CLI_FILE', `Cannot read the ${what} from ${value.slice(1)}`, {
-        cause,
-      })
-    }
-  }
-  const key = /^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(text)
-    ? fromHex(text)
-    : undefined
-  if (key === undefined) usage(`The ${what} must be ${KEY_HELP}`)
-  return key as Uint8Array
-}
-
-/** `name=value` pairs of a repeatable option. */
-function pairs(inv: Invocation, option: string): [string, string][] {
-  return listOption(inv, option).map((entry) => {
-    const at = entry.indexOf('=')
-    if (at <= 0 || at === entry.length - 1) usage(`--${option} takes <name>=<value>`)
-    return [entry.slice(0, at), entry.slice(at + 1)]
-  })
-}
-
-function masterKeys(inv: Invocation): Record<string, Uint8Array> {
-  const keys: Record<string, Uint8Array> = {}
-  for (const [id, value] of pairs(inv, 'kms-key')) {
-    if (id in keys) usage(`--kms-key ${id} is given twice`)
-    keys[id] = rawKey(inv, value, `master key ${id}`)
-  }
-  return keys
-}
-
-function aadPrefix(inv: Invocation): Uint8Array | undefined {
-  const prefix = stringOption(inv, 'aad-prefix')
-  return prefix === undefined ? undefined : new TextEncoder().encode(prefix)
-}
-
-function outputOf(inv: Invocation): string {
-  const output = stringOption(inv, 'output')
-  if (output === undefined) usage('-o, --output <file> is required')
-  return output as string
-}
+import {
+  aadPrefix,
+  KEY_HELP,
+  masterKeys,
+  outputOf,
+  pairs,
+  rawKey,
+  transcode,
+  usage,
+} from './parquet-io.ts'
 
 const COMMON = {
   output: { type: 'string', short: 'o', value: 'file', description: 'Output file (mode 0600)' },

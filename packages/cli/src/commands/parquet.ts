@@ -1,44 +1,19 @@
 import { resolve } from 'node:path'
-import { decryptParquetWithKms, encryptParquetWithKms, inspectParquet } from '@subrosa/crypto'
+import {
+  createInMemoryKms,
+  decryptParquetWithKms,
+  encryptParquetWithKms,
+  inspectParquet,
+  readParquetFooter,
+  unwrapFooterKey,
+} from '@subrosa/crypto'
 import { masterKeyId } from '@subrosa/protocol'
-import { createAtomicFileSink, createOwnerKms, openFileSource } from '@subrosa/sdk'
+import { createOwnerKms, openFileSource } from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
-import { formatBytes, progressBar } from '../output.ts'
-
-export async function transcode(
-  inv: Parameters<Command['run']>[0],
-  input: string,
-  output: string,
-  label: string,
-  work: (
-    source: Awaited<ReturnType<typeof openFileSource>>,
-    sink: Awaited<ReturnType<typeof createAtomicFileSink>>,
-    onProgress: (d: number, t: number) => void,
-  ) => Promise<unknown>,
-): Promise<{ bytesIn: number; bytesOut: number }> {
-  const source = await openFileSource(resolve(inv.io.cwd, input)).catch((cause: unknown) => {
-    throw new CliError('ERR_CLI_FILE', `Cannot read ${input}`, { cause })
-  })
-  const sink = await createAtomicFileSink(resolve(inv.io.cwd, output), 0o600).catch(
-    (cause: unknown) => {
-      throw new CliError('ERR_CLI_FILE', `Cannot write ${output}`, { cause })
-    },
-  )
-  const bar = progressBar(inv.io.stderrIsTty && !inv.json, inv.io.err, label)
-  try {
-    await work(source, sink, (d, t) => bar.update(d, t))
-    await sink.commit()
-    return { bytesIn: source.size, bytesOut: sink.written }
-  } catch (error) {
-    await sink.abort()
-    throw error
-  } finally {
-    bar.done()
-    await source.close()
-  }
-}
+import { formatBytes } from '../output.ts'
+import { aadPrefix, masterKeys, rawKey, sidecarFor, transcode } from './parquet-io.ts'
 
 /** `subrosa encrypt` */
 export const encrypt: Command = {
@@ -117,21 +92,65 @@ export const decrypt: Command = {
 export const parquetInspect: Command = {
   path: ['parquet', 'inspect'],
   summary:
-    "Show a Parquet file's encryption facts (algorithm, key material, sizes) without any key.",
-  usage: '<file.parquet>',
+    "Show a Parquet file's encryption facts (algorithm, footer mode, key metadata), never key bytes.",
+  usage: '<file.parquet> [--footer-key <hex> | --kms-key <id>=<hex>...] [--json]',
+  description:
+    'Without keys: what the file shows to anyone (an encrypted footer hides the schema and which columns\n' +
+    'are encrypted). With the footer key (raw, or master keys for its PKMT1 material) the footer is\n' +
+    'authenticated and read: rows, columns, and each column: plaintext, footer key, or column key and its\n' +
+    'key metadata.',
   json: true,
-  options: {},
+  options: {
+    'footer-key': { type: 'string', value: 'hex', description: 'Footer key (hex or @file)' },
+    'kms-key': {
+      type: 'string',
+      value: 'id=hex',
+      multiple: true,
+      description: 'Master key for the footer key material (in-memory KMS)',
+    },
+    'key-material': {
+      type: 'string',
+      value: 'file',
+      description: 'Sidecar of external key material',
+    },
+    'aad-prefix': { type: 'string', value: 'utf8', description: 'AAD prefix the file needs' },
+  },
   async run(inv) {
     const [file = ''] = positionals(inv, this, ['file.parquet'])
     const source = await openFileSource(resolve(inv.io.cwd, file)).catch((cause: unknown) => {
       throw new CliError('ERR_CLI_FILE', `Cannot read ${file}`, { cause })
     })
     try {
-      const info = await inspectParquet(source)
+      let info: Record<string, unknown> = { ...(await inspectParquet(source)) }
+      const footerKey = stringOption(inv, 'footer-key')
+      const masters = masterKeys(inv)
+      if (info.encrypted === true && (footerKey !== undefined || Object.keys(masters).length > 0)) {
+        const keyMaterial = sidecarFor(inv, file)
+        const prefix = aadPrefix(inv)
+        const dek =
+          footerKey !== undefined
+            ? rawKey(inv, footerKey, 'footer key')
+            : (
+                await unwrapFooterKey(source, createInMemoryKms(masters), {
+                  ...(keyMaterial === undefined ? {} : { keyMaterial }),
+                  ...(prefix === undefined ? {} : { aadPrefix: prefix }),
+                })
+              ).dek
+        try {
+          const footer = await readParquetFooter(source, {
+            keyRetriever: () => dek,
+            ...(prefix === undefined ? {} : { aadPrefix: prefix }),
+          })
+          const { footerKeyMetadata: _raw, encrypted: _e, ...facts } = footer
+          info = { ...info, ...facts }
+        } finally {
+          dek.fill(0)
+        }
+      }
       inv.io.out(
         inv.json
           ? JSON.stringify(info, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))
-          : renderInfo(info as unknown as Record<string, unknown>),
+          : renderInfo(info),
       )
     } finally {
       await source.close()
