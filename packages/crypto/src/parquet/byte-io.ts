@@ -94,6 +94,10 @@ export type RangeReader = {
   peek(n: number): Promise<Uint8Array>
   /** Exactly `n` bytes from the current position, consumed. */
   take(n: number): Promise<Uint8Array>
+  /** `take` without waiting: `undefined` when the bytes are not loaded yet. */
+  takeLoaded(n: number): Uint8Array | undefined
+  /** `peek` without waiting: `undefined` when fewer than `n` bytes are loaded. */
+  peekLoaded(n: number): Uint8Array | undefined
 }
 
 export function rangeReader(source: ByteSource, start: number, end: number): RangeReader {
@@ -161,6 +165,21 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
       position += n
       return out
     },
+    takeLoaded(n) {
+      if (n > end - position || loaded - position < n) return undefined
+      const out = view(n)
+      position += n
+      return out
+    },
+    peekLoaded(n) {
+      if (loaded - position < n || n > end - position) return undefined
+      const bytes = view(n)
+      const first = segments[0] as Uint8Array
+      const offset = position - segmentsStart
+      return bytes.buffer === first.buffer && first.length - offset > n
+        ? first.subarray(offset)
+        : bytes
+    },
   }
 }
 
@@ -168,8 +187,12 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
 export type OutputWriter = {
   readonly position: number
   write(bytes: Uint8Array): Promise<void>
+  /** Several arrays in order, with at most one flush (one await per page, not per part). */
+  writeAll(parts: readonly Uint8Array[]): Promise<void>
   flush(): Promise<void>
 }
+
+const DONE: Promise<void> = Promise.resolve()
 
 export function outputWriter(sink: ByteSink): OutputWriter {
   let position = 0
@@ -188,16 +211,19 @@ export function outputWriter(sink: ByteSink): OutputWriter {
     get position() {
       return position
     },
-    async write(bytes) {
+    write(bytes) {
       position += bytes.length
-      if (bytes.length >= WINDOW) {
-        await flush()
-        await sink.write(bytes)
-        return
-      }
       pending.push(bytes)
       pendingSize += bytes.length
-      if (pendingSize >= WINDOW) await flush()
+      return pendingSize >= WINDOW ? flush() : DONE
+    },
+    writeAll(parts) {
+      for (const bytes of parts) {
+        position += bytes.length
+        pending.push(bytes)
+        pendingSize += bytes.length
+      }
+      return pendingSize >= WINDOW ? flush() : DONE
     },
     flush,
   }

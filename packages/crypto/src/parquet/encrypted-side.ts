@@ -87,9 +87,9 @@ function badLength(module: Module, ref: Omit<ChunkRef, 'path'>): never {
 
 /** Read a `len | body` module from a chunk reader; the body. */
 async function takeModule(reader: RangeReader, module: Module, ref: PageRef): Promise<Uint8Array> {
-  const length = moduleLength(await reader.take(4))
+  const length = moduleLength(reader.takeLoaded(4) ?? (await reader.take(4)))
   if (length < MODULE_OVERHEAD - 4 || length > reader.remaining) badLength(module, ref)
-  return reader.take(length)
+  return reader.takeLoaded(length) ?? reader.take(length)
 }
 
 /** Read a `len | body` module at a file offset; the body. */
@@ -208,7 +208,7 @@ export function encryptedSource(
       const header = decodeStruct(plainHeader).value
       const info = readPageHeader(header)
       const module: Module = dictionary ? 'dictionary page' : 'data page'
-      const prefix = await reader.take(4)
+      const prefix = reader.takeLoaded(4) ?? (await reader.take(4))
       if (
         info.compressedPageSize < pageOverhead(cipher.algorithm) ||
         moduleLength(prefix) !== info.compressedPageSize - 4
@@ -217,7 +217,8 @@ export function encryptedSource(
       }
       const page = decryptPageBody(
         cipher,
-        await reader.take(info.compressedPageSize - 4),
+        reader.takeLoaded(info.compressedPageSize - 4) ??
+          (await reader.take(info.compressedPageSize - 4)),
         dictionary ? aad(MODULE_TYPE.DICTIONARY_PAGE) : aad(MODULE_TYPE.DATA_PAGE, ref.ordinal),
       )
       if (page === undefined) authFailure(module, ref, ref.ordinal)
@@ -334,10 +335,10 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
       const headerType = dictionary
         ? MODULE_TYPE.DICTIONARY_PAGE_HEADER
         : MODULE_TYPE.DATA_PAGE_HEADER
-      await out.write(
+      await out.writeAll([
         encryptModule(cipher.key, encodeStruct(header), aad(ref, headerType, ordinal), random),
-      )
-      for (const part of pageModule) await out.write(part)
+        ...pageModule,
+      ])
     },
 
     async writeIndex(kind, ref, index, out) {

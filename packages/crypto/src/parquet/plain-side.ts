@@ -29,7 +29,8 @@ const MAX_BLOOM_BYTES = 128 * 1024 * 1024
 export async function readPlainPage(reader: RangeReader): Promise<PlainPage> {
   const { header } = await readPlainPageHeader(reader)
   const info = readPageHeader(header)
-  const page = await reader.take(info.compressedPageSize)
+  const page =
+    reader.takeLoaded(info.compressedPageSize) ?? (await reader.take(info.compressedPageSize))
   return { header, page, dictionary: info.type === PAGE_TYPE.DICTIONARY_PAGE }
 }
 
@@ -115,8 +116,7 @@ export function plainSource(source: ByteSource, dataEnd: number): SourceSide {
 export async function writePlainPage(page: PlainPage, out: OutputWriter): Promise<void> {
   setField(page.header, PAGE_HEADER.compressedPageSize, i32(page.page.length))
   removeField(page.header, PAGE_HEADER.crc)
-  await out.write(encodeStruct(page.header))
-  await out.write(page.page)
+  await out.writeAll([encodeStruct(page.header), page.page])
 }
 
 export async function writePlainBloomFilter(filter: BloomFilter, out: OutputWriter) {

@@ -134,6 +134,16 @@ export async function readPlainPageHeader(
   reader: RangeReader,
 ): Promise<{ header: ThriftStruct; raw: Uint8Array }> {
   let want = Math.min(FIRST_PEEK, reader.remaining)
+  // Most headers are already loaded with the page before them: no await then.
+  const loaded = reader.peekLoaded(want)
+  if (loaded !== undefined) {
+    try {
+      const { value, end } = decodeStruct(loaded)
+      return { header: value, raw: reader.takeLoaded(end) as Uint8Array }
+    } catch (error) {
+      if (!isThriftEof(error)) throw error
+    }
+  }
   for (;;) {
     const view = await reader.peek(want)
     try {
