@@ -6,6 +6,7 @@ import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
+import { parquetRotateKeys } from './parquet-rotate.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   parquetInspect,
   parquetEncrypt,
   parquetDecrypt,
+  parquetRotateKeys,
   run,
   launch,
   attestVerify,

@@ -80,10 +80,10 @@ export function pairs(inv: Invocation, option: string): [string, string][] {
   })
 }
 
-export function masterKeys(inv: Invocation): Record<string, Uint8Array> {
+export function masterKeys(inv: Invocation, option = 'kms-key'): Record<string, Uint8Array> {
   const keys: Record<string, Uint8Array> = {}
-  for (const [id, value] of pairs(inv, 'kms-key')) {
-    if (id in keys) usage(`--kms-key ${id} is given twice`)
+  for (const [id, value] of pairs(inv, option)) {
+    if (id in keys) usage(`--${option} ${id} is given twice`)
     keys[id] = rawKey(inv, value, `master key ${id}`)
   }
   return keys
@@ -100,12 +100,20 @@ export function outputOf(inv: Invocation): string {
   return output as string
 }
 
-/** The sidecar of `input`: --key-material, or `_KEY_MATERIAL_FOR_<input>.json` beside it. */
-export function sidecarFor(inv: Invocation, input: string): KeyMaterialStore | undefined {
+/** Where the sidecar of `input` is: --key-material, or beside it when it exists. */
+export function sidecarPath(inv: Invocation, input: string): string | undefined {
   const given = stringOption(inv, 'key-material')
   const beside = join(dirname(resolve(inv.io.cwd, input)), keyMaterialSidecarName(basename(input)))
-  const file =
-    given === undefined ? (existsSync(beside) ? beside : undefined) : resolve(inv.io.cwd, given)
+  return given === undefined
+    ? existsSync(beside)
+      ? beside
+      : undefined
+    : resolve(inv.io.cwd, given)
+}
+
+/** The sidecar of `input`: --key-material, or `_KEY_MATERIAL_FOR_<input>.json` beside it. */
+export function sidecarFor(inv: Invocation, input: string): KeyMaterialStore | undefined {
+  const file = sidecarPath(inv, input)
   if (file === undefined) return undefined
   try {
     return parseKeyMaterialSidecar(readFileSync(file, 'utf8'))

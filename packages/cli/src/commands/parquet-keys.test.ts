@@ -1,7 +1,7 @@
 // `subrosa parquet encrypt|decrypt|inspect` in process, on a DuckDB-written file.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -195,6 +195,75 @@ describe('subrosa parquet encrypt / decrypt', () => {
     )
     assert.equal(back.status, 0, back.stderr)
     assert.equal(await digest('kms.plain.parquet'), await digest('plain.parquet'))
+    // Rotation: new master keys, the data file untouched, old keys no longer work.
+    const before = readFileSync(join(dir, 'kms.parquet'))
+    const mk2 = hex()
+    const pii2 = hex()
+    const rotated = await cli(
+      [
+        'parquet',
+        'rotate-keys',
+        'kms.parquet',
+        '--kms-key',
+        `mk=${mk}`,
+        '--kms-key',
+        `pii=${pii}`,
+        '--new-kms-key',
+        `mk=${mk2}`,
+        '--new-kms-key',
+        `pii=${pii2}`,
+        '--json',
+      ],
+      dir,
+    )
+    assert.equal(rotated.status, 0, rotated.stderr)
+    assert.deepEqual(JSON.parse(rotated.stdout).entries.sort(), ['columnKey0', 'footerKey'])
+    assert.ok(readFileSync(join(dir, 'kms.parquet')).equals(before))
+    const withNew = await cli(
+      [
+        'parquet',
+        'decrypt',
+        'kms.parquet',
+        '-o',
+        'kms.rotated.parquet',
+        '--kms-key',
+        `mk=${mk2}`,
+        '--kms-key',
+        `pii=${pii2}`,
+      ],
+      dir,
+    )
+    assert.equal(withNew.status, 0, withNew.stderr)
+    assert.equal(await digest('kms.rotated.parquet'), await digest('plain.parquet'))
+    const withOld = await cli(
+      [
+        'parquet',
+        'decrypt',
+        'kms.parquet',
+        '-o',
+        'old.parquet',
+        '--kms-key',
+        `mk=${mk}`,
+        '--kms-key',
+        `pii=${pii}`,
+        '--json',
+      ],
+      dir,
+    )
+    assert.equal(JSON.parse(withOld.stdout).error.code, 'ERR_CRYPTO_AUTH')
+    const inside = await cli(
+      [
+        'parquet',
+        'rotate-keys',
+        'raw.parquet',
+        '--kms-key',
+        `mk=${mk}`,
+        '--new-kms-key',
+        `mk=${mk2}`,
+      ],
+      dir,
+    )
+    assert.equal(inside.status, 2)
     const wrong = await cli(
       [
         'parquet',
