@@ -34,6 +34,18 @@ async function authorize(
     return caller.ownerId
   }
   if (!workloadKeyAllowed(caller.identity.workload, namespace, name, operation)) {
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'key.deny',
+      namespace,
+      data: {
+        key: id,
+        operation,
+        workload: caller.identity.ref,
+        decision: 'deny',
+        code: 'ERR_KMS_NOT_GRANTED',
+        tokenId: caller.identity.claims.jti,
+      },
+    })
     throw new BrokerError(
       'ERR_KMS_NOT_GRANTED',
       `Workload ${caller.identity.ref} is not granted ${namespace}/${name}:${operation}`,

@@ -197,6 +197,56 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     assert.match(text.stdout, /Chain verified/)
   })
 
+  it('leaves out a column whose master key the policy does not grant, end to end', async () => {
+    json(await run(['key', 'create', 'acme/pii', '--json'], dir))
+    json(
+      await run(
+        [
+          'encrypt',
+          'trips.parquet',
+          'trips-pii.pme.parquet',
+          '--key',
+          'acme/taxi',
+          '--column-key',
+          'fare_amount=acme/pii',
+          '--json',
+        ],
+        dir,
+      ),
+    )
+    await writeFile(
+      join(dir, 'pii-job.yaml'),
+      'apiVersion: subrosa/v1\nkind: Job\nmetadata: { name: pii }\npolicy: acme/pii-analytics/job\n' +
+        'inputs: { trips: { format: parquet, uri: trips-pii.pme.parquet, key: acme/taxi } }\n' +
+        'query: SELECT count(*) AS n, sum(trip_distance) AS d FROM trips\n' +
+        'outputs: { out: { format: parquet, uri: pii-result.parquet, key: acme/results } }\n',
+    )
+    const measurement = toHex((await measureBundlePath(join(dir, 'pii-job.yaml'))).measurement)
+    const owner = JSON.parse(await readFile(join(dir, 'owner.pub.jwk'), 'utf8')) as JWK
+    await writeFile(
+      join(dir, 'pii-policy.yaml'),
+      `apiVersion: subrosa/v1\nkind: Policy\nmetadata: { namespace: acme, name: pii-analytics }\nowners: { threshold: 1, keys: ["${await ownerKeyId(owner)}"] }\n` +
+        `workloads:\n  - name: job\n    accept: [{ tee: sim, measurement: "${measurement}" }]\n    keys: ["acme/taxi:unwrap", "acme/results:wrap"]\n`,
+    )
+    json(await run(['policy', 'apply', 'pii-policy.yaml', '--json'], dir))
+    const ran = json(await run(['run', 'pii-job.yaml', '--json'], dir))
+    const [input] = ran.inputs as { read: string; droppedColumns: string[] }[]
+    assert.equal(input?.read, 'scratch')
+    assert.deepEqual(input?.droppedColumns, ['fare_amount'])
+    // The owner holds every key and reads the column; the job's query never could.
+    json(await run(['decrypt', 'trips-pii.pme.parquet', 'trips-pii.plain.parquet', '--json'], dir))
+    const instance = await DuckDBInstance.create(':memory:')
+    const db = await instance.connect()
+    const fares = await db.runAndReadAll(
+      `SELECT count(fare_amount) AS n FROM read_parquet('${join(dir, 'trips-pii.plain.parquet')}')`,
+    )
+    db.closeSync()
+    instance.closeSync()
+    assert.deepEqual(fares.getRowObjectsJson(), [{ n: '1000' }])
+    const audit = await run(['audit'], dir)
+    assert.match(audit.stdout, /key\.deny .*decision=deny.*code=ERR_KMS_NOT_GRANTED/)
+  })
+
   it('dry-runs a real SGX quote with the collateral the broker was started with', async (t) => {
     if (!haveSgx) return t.skip(`vectors absent under ${VECTORS}: set SUBROSA_VECTORS`)
     const owner = JSON.parse(await readFile(join(dir, 'owner.pub.jwk'), 'utf8')) as JWK

@@ -13,20 +13,29 @@ import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes } from '../output.ts'
-import { aadPrefix, masterKeys, rawKey, sidecarFor, transcode } from './parquet-io.ts'
+import { aadPrefix, masterKeys, pairs, rawKey, sidecarFor, transcode, usage } from './parquet-io.ts'
 
 /** `subrosa encrypt` */
 export const encrypt: Command = {
   path: ['encrypt'],
   summary: 'Encrypt a Parquet file with Parquet Modular Encryption under a broker master key.',
-  usage: '<in.parquet> <out.parquet> --key <namespace>/<name> [options]',
+  usage:
+    '<in.parquet> <out.parquet> --key <namespace>/<name> [--column-key <column>=<namespace>/<name>]... [options]',
   description:
     'Uniform AES_GCM_V1 with an encrypted footer and a fresh 256-bit data key, wrapped (PKMT1, double wrapping)\n' +
-    'by the master key in the broker. Spark (parquet-java), pyarrow and DuckDB read the result given the key.',
+    'by the master key in the broker. Spark (parquet-java), pyarrow and DuckDB read the result given the key.\n' +
+    'With --column-key, those columns get their own data keys under their own master keys: a workload granted\n' +
+    '--key but not a column key reads the file without that column. DuckDB then reads it through Subrosa.',
   json: true,
   options: {
     ...OWNER_OPTIONS,
     key: { type: 'string', value: 'ns/name', description: 'Master key to encrypt under' },
+    'column-key': {
+      type: 'string',
+      value: 'column=ns/name',
+      multiple: true,
+      description: 'A column under its own master key',
+    },
   },
   async run(inv) {
     const [input = '', output = ''] = positionals(inv, this, ['in.parquet', 'out.parquet'])
@@ -34,6 +43,14 @@ export const encrypt: Command = {
     const [ns, name, extra] = (key ?? '').split('/')
     if (ns === undefined || name === undefined || extra !== undefined || ns === '')
       throw new CliError('ERR_CLI_USAGE', '--key <namespace>/<name> is required')
+    const columnMasterKeys: Record<string, string[]> = {}
+    for (const [column, ref] of pairs(inv, 'column-key')) {
+      const [cns, cname, rest] = ref.split('/')
+      if (cns === undefined || cns === '' || cname === undefined || rest !== undefined)
+        usage(`--column-key ${column}= must name <namespace>/<name>`)
+      const cid = masterKeyId(cns as string, cname as string)
+      columnMasterKeys[cid] = [...(columnMasterKeys[cid] ?? []), column]
+    }
     const client = await brokerClient(inv, true)
     try {
       const kms = createOwnerKms(client)
@@ -41,6 +58,8 @@ export const encrypt: Command = {
       const r = await transcode(inv, input, output, 'encrypt', (source, sink, onProgress) =>
         encryptParquetWithKms(source, sink, {
           masterKeyId: id,
+          columnMasterKeys,
+          otherColumns: 'footer-key',
           kms,
           kmsInstanceId: 'subrosa',
           kmsInstanceUrl: client.url,

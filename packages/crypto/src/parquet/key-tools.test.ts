@@ -156,6 +156,21 @@ describe('key tools: column keys, external material, rotation, access control', 
       await digest(path, 'id, salary'),
       await digest(dir.file('p2.parquet', plain), 'id, salary'),
     )
+    // The broker's refusal (ERR_KMS_NOT_GRANTED, as the SDK's BrokerCallError carries it) too.
+    const broker = {
+      wrapKey: kms.wrapKey,
+      unwrapKey: async (wrapped: string, id: string) => {
+        if (id !== 'pii') return kms.unwrapKey(wrapped, id)
+        throw Object.assign(new Error('Workload acme/p/w is not granted pii:unwrap'), {
+          code: 'ERR_KMS_NOT_GRANTED',
+        })
+      },
+    }
+    const viaBroker = await decryptParquetWithKms(bytesSource(sink.bytes()), memorySink(), {
+      kms: broker,
+      unreadableColumns: 'drop',
+    })
+    assert.deepEqual(viaBroker.droppedColumns.sort(), ['address.zip', 'name'])
     // A failure that is not a refusal is never taken for one.
     const broken = { ...partial, unwrapKey: async () => Promise.reject(new Error('network down')) }
     await assert.rejects(
