@@ -11,6 +11,7 @@ import { DuckDBBlobValue, DuckDBInstance } from '@duckdb/node-api'
 import { DEMO_QUERY, taxiDatasetSql } from '@subrosa/cli'
 import { createInMemoryKms, encryptParquetWithKms, unwrapFooterKey } from '@subrosa/crypto'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
+import { median, seconds } from './timing.ts'
 
 const { values } = parseArgs({
   strict: false,
@@ -23,12 +24,6 @@ const rows = Number(values.rows)
 const runs = Number(values.runs)
 const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'subrosa-bench-'))
 const log = (s: string) => process.stderr.write(`${s}\n`)
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-const seconds = async (f: () => Promise<unknown>) => {
-  const t = process.hrtime.bigint()
-  await f()
-  return Number(process.hrtime.bigint() - t) / 1e9
-}
 
 try {
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' })

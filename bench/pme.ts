@@ -13,6 +13,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { taxiDatasetSql } from '@subrosa/cli'
 import { bytesSource, decryptParquet, encryptParquet } from '@subrosa/crypto'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
+import { median, seconds } from './timing.ts'
 
 const { values } = parseArgs({
   strict: false,
@@ -26,12 +27,6 @@ const runs = Number(values.runs)
 const dir = await mkdtemp(
   join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'subrosa-bench-pme-'),
 )
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-const seconds = async (f: () => Promise<unknown>) => {
-  const t = process.hrtime.bigint()
-  await f()
-  return Number(process.hrtime.bigint() - t) / 1e9
-}
 
 try {
   const plain = join(dir, 'trips.parquet')

@@ -17,6 +17,44 @@ const list = (elementType: 'i32' | 'binary' | 'struct', value: ThriftValue[]): T
   value,
 })
 
+/** RowGroup of one INT32 column chunk `x` at `start`, `size` bytes, `rows` values. */
+function rowGroup(start: number, size: number, rows: number): ThriftValue {
+  const meta = struct(
+    [1, i32(1)], // INT32
+    [2, list('i32', [i32(0)])],
+    [3, list('binary', [binary(utf8('x'))])],
+    [4, i32(0)], // UNCOMPRESSED
+    [5, i64(rows)],
+    [6, i64(size)],
+    [7, i64(size)],
+    [9, i64(start)],
+  )
+  return struct(
+    [1, list('struct', [struct([2, i64(0)], [3, meta])])],
+    [2, i64(size)],
+    [3, i64(rows)],
+  )
+}
+
+/** FileMetaData of the one-column schema, serialized. */
+function footerOf(rows: number, groups: ThriftValue[]): Uint8Array {
+  return encodeStruct({
+    fields: [
+      { id: 1, value: i32(1) },
+      {
+        id: 2,
+        value: list('struct', [
+          struct([4, binary(utf8('schema'))], [5, i32(1)]),
+          struct([1, i32(1)], [3, i32(0)], [4, binary(utf8('x'))]),
+        ]),
+      },
+      { id: 3, value: i64(rows) },
+      { id: 4, value: list('struct', groups) },
+      { id: 6, value: binary(utf8('subrosa synthetic test file')) },
+    ],
+  })
+}
+
 /** `rowGroups[g][p]` are the values of data page `p` in row group `g`. */
 export function syntheticParquet(rowGroups: number[][][]): Uint8Array {
   const parts: Uint8Array[] = [utf8('PAR1')]
@@ -42,37 +80,10 @@ export function syntheticParquet(rowGroups: number[][][]): Uint8Array {
       offset += header.length + data.length
       rows += values.length
     }
-    const size = offset - start
-    const meta = struct(
-      [1, i32(1)], // INT32
-      [2, list('i32', [i32(0)])],
-      [3, list('binary', [binary(utf8('x'))])],
-      [4, i32(0)], // UNCOMPRESSED
-      [5, i64(rows)],
-      [6, i64(size)],
-      [7, i64(size)],
-      [9, i64(start)],
-    )
-    groups.push(
-      struct([1, list('struct', [struct([2, i64(0)], [3, meta])])], [2, i64(size)], [3, i64(rows)]),
-    )
+    groups.push(rowGroup(start, offset - start, rows))
     totalRows += rows
   }
-  const footer = encodeStruct({
-    fields: [
-      { id: 1, value: i32(1) },
-      {
-        id: 2,
-        value: list('struct', [
-          struct([4, binary(utf8('schema'))], [5, i32(1)]),
-          struct([1, i32(1)], [3, i32(0)], [4, binary(utf8('x'))]),
-        ]),
-      },
-      { id: 3, value: i64(totalRows) },
-      { id: 4, value: list('struct', groups) },
-      { id: 6, value: binary(utf8('subrosa synthetic test file')) },
-    ],
-  })
+  const footer = footerOf(totalRows, groups)
   const length = new Uint8Array(4)
   new DataView(length.buffer).setUint32(0, footer.length, true)
   parts.push(footer, length, utf8('PAR1'))
@@ -105,35 +116,9 @@ export function syntheticLargeSource(
     const count = Math.min(pagesPerGroup, pages - first)
     const start = 4 + first * pageSpan
     const size = count * pageSpan
-    const rows = count * values
-    const meta = struct(
-      [1, i32(1)],
-      [2, list('i32', [i32(0)])],
-      [3, list('binary', [binary(utf8('x'))])],
-      [4, i32(0)],
-      [5, i64(rows)],
-      [6, i64(size)],
-      [7, i64(size)],
-      [9, i64(start)],
-    )
-    groups.push(
-      struct([1, list('struct', [struct([2, i64(0)], [3, meta])])], [2, i64(size)], [3, i64(rows)]),
-    )
+    groups.push(rowGroup(start, size, count * values))
   }
-  const footer = encodeStruct({
-    fields: [
-      { id: 1, value: i32(1) },
-      {
-        id: 2,
-        value: list('struct', [
-          struct([4, binary(utf8('schema'))], [5, i32(1)]),
-          struct([1, i32(1)], [3, i32(0)], [4, binary(utf8('x'))]),
-        ]),
-      },
-      { id: 3, value: i64(pages * values) },
-      { id: 4, value: list('struct', groups) },
-    ],
-  })
+  const footer = footerOf(pages * values, groups)
   const tail = new Uint8Array(footer.length + 8)
   tail.set(footer)
   new DataView(tail.buffer).setUint32(footer.length, footer.length, true)

@@ -8,8 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { signEarToken } from '@subrosa/protocol'
 import { exportJWK, generateKeyPair } from 'jose'
-import { main } from '../cli.ts'
-import type { Io } from '../command.ts'
+import { runInProcess } from '../in-process.ts'
 
 const override = process.env.SUBROSA_VECTORS
 const VECTORS =
@@ -21,19 +20,7 @@ function have(t: TestContext, ...files: string[]): boolean {
   return missing.length === 0
 }
 
-async function cli(args: string[], cwd = process.cwd()) {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  const io: Io = {
-    out: (text) => stdout.push(text),
-    err: (text) => stderr.push(text),
-    stderrIsTty: false,
-    env: {},
-    cwd,
-  }
-  const status = await main(args, io)
-  return { status, stdout: stdout.join('\n'), stderr: stderr.join('') }
-}
+const cli = runInProcess
 
 const v = (f: string) => join(VECTORS, f)
 

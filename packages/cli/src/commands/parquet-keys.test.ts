@@ -7,22 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DuckDBInstance } from '@duckdb/node-api'
-import { main } from '../cli.ts'
-import type { Io } from '../command.ts'
+import { runInProcess } from '../in-process.ts'
 
-async function cli(args: string[], cwd: string) {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  const io: Io = {
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    stderrIsTty: false,
-    env: {},
-    cwd,
-  }
-  const status = await main(args, io)
-  return { status, stdout: stdout.join('\n'), stderr: stderr.join('') }
-}
+const cli = runInProcess
 
 const hex = (n = 32) => randomBytes(n).toString('hex')
 

@@ -142,6 +142,15 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
     }
     return out
   }
+  /** At least `n` loaded bytes: the rest of the segment when it holds them, else a copy of n. */
+  const atLeast = (n: number): Uint8Array => {
+    const bytes = view(n)
+    const first = segments[0] as Uint8Array
+    const offset = position - segmentsStart
+    return bytes.buffer === first.buffer && first.length - offset > n
+      ? first.subarray(offset)
+      : bytes
+  }
   return {
     get position() {
       return position
@@ -151,13 +160,7 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
     },
     async peek(n) {
       await fill(n)
-      // At least n bytes: the rest of the segment when it holds them, else a copy of n.
-      const bytes = view(n)
-      const first = segments[0] as Uint8Array
-      const offset = position - segmentsStart
-      return bytes.buffer === first.buffer && first.length - offset > n
-        ? first.subarray(offset)
-        : bytes
+      return atLeast(n)
     },
     async take(n) {
       await fill(n)
@@ -173,12 +176,7 @@ export function rangeReader(source: ByteSource, start: number, end: number): Ran
     },
     peekLoaded(n) {
       if (loaded - position < n || n > end - position) return undefined
-      const bytes = view(n)
-      const first = segments[0] as Uint8Array
-      const offset = position - segmentsStart
-      return bytes.buffer === first.buffer && first.length - offset > n
-        ? first.subarray(offset)
-        : bytes
+      return atLeast(n)
     },
   }
 }
