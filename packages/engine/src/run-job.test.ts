@@ -157,6 +157,37 @@ describe('runJob', () => {
     assert.deepEqual(out, [{ n: String(expected.length), s: expected.reduce((a, b) => a + b, 0) }])
   })
 
+  it('reads a file written with a supplied AAD prefix when the job names it', async () => {
+    const source = await openFileSource(join(dir, 'plain.parquet'))
+    const sink = await createAtomicFileSink(join(dir, 'prefixed.parquet'))
+    await encryptParquetWithKms(source, sink, {
+      masterKeyId: 'subrosa:t/in',
+      kms,
+      kmsInstanceId: 'test',
+      kmsInstanceUrl: 'memory:',
+      aadPrefix: new TextEncoder().encode('rides/2026-12'),
+      storeAadPrefix: false,
+    })
+    await sink.commit()
+    await source.close()
+    const input = (aadPrefix?: string) =>
+      job('SELECT count(*) AS n FROM rides', {
+        inputs: {
+          rides: {
+            format: 'parquet',
+            uri: 'prefixed.parquet',
+            key: 't/in',
+            ...(aadPrefix === undefined ? {} : { aadPrefix }),
+          },
+        },
+      })
+    await assert.rejects(runJob(input(), ctx()), { code: 'ERR_PARQUET_AAD_PREFIX' })
+    await assert.rejects(runJob(input('rides/2027-01'), ctx()), { code: 'ERR_PARQUET_FOOTER_AUTH' })
+    const summary = await runJob(input('rides/2026-12'), ctx())
+    assert.equal(summary.inputs[0]?.read, 'scratch')
+    assert.deepEqual(await readOutput(dir), [{ n: '50000' }])
+  })
+
   it('decrypts column-key inputs in the scratch dir and leaves out columns not granted', async () => {
     const source = await openFileSource(join(dir, 'plain.parquet'))
     const sink = await createAtomicFileSink(join(dir, 'columns.parquet'))

@@ -92,7 +92,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
     for (const [name, input] of Object.entries(job.inputs)) {
       ctx.onProgress?.({ phase: 'keys', input: name })
       const path = localPath(input.uri, ctx.baseDir)
-      const read = await openInput(name, path, input.key, ctx)
+      const read = await openInput(name, path, input, ctx)
       if (read.key !== undefined) keys.push(read.key)
       if (read.read === 'scratch') scratchFiles.push(read.readPath)
       inputs.push(read)
@@ -153,7 +153,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
 async function openInput(
   name: string,
   path: string,
-  declaredKey: string | undefined,
+  input: { readonly key?: string | undefined; readonly aadPrefix?: string | undefined },
   ctx: JobContext,
 ): Promise<JobSummary['inputs'][number] & { key?: Uint8Array; readPath: string }> {
   const source = await openFileSource(path).catch((cause: unknown) => {
@@ -164,7 +164,13 @@ async function openInput(
     const keyMaterial: KeyMaterialStore | undefined = existsSync(sidecar)
       ? parseKeyMaterialSidecar(await readFile(sidecar, 'utf8'))
       : undefined
-    const options = keyMaterial === undefined ? {} : { keyMaterial }
+    const aadPrefix =
+      input.aadPrefix === undefined ? undefined : new TextEncoder().encode(input.aadPrefix)
+    const options = {
+      ...(keyMaterial === undefined ? {} : { keyMaterial }),
+      ...(aadPrefix === undefined ? {} : { aadPrefix }),
+    }
+    const declaredKey = input.key
     const info = await inspectParquet(source)
     // The master key the footer names (in the file, or in its sidecar), checked before any unwrap.
     const material = info.footerKeyMetadata?.pkmt1
@@ -184,7 +190,10 @@ async function openInput(
       )
     }
     const { dek, masterKeyId: found } = await unwrapFooterKey(source, ctx.kms, options)
-    const footer = await readParquetFooter(source, { keyRetriever: () => dek })
+    const footer = await readParquetFooter(source, {
+      keyRetriever: () => dek,
+      ...(aadPrefix === undefined ? {} : { aadPrefix }),
+    })
     const uniform =
       info.footer === 'encrypted' &&
       info.algorithm === 'AES_GCM_V1' &&

@@ -36,6 +36,8 @@ export const jobSchema = z.strictObject({
         format: z.literal('parquet'),
         uri: z.string().min(1),
         key: keyRef.optional(),
+        /** The AAD prefix (file identity, UTF-8) a file written with a supplied prefix needs. */
+        aadPrefix: z.string().min(1).max(1024).optional(),
       }),
     )
     .refine((r) => Object.keys(r).length > 0, 'needs at least one input')
