@@ -45,16 +45,7 @@ describe('runJob', () => {
     )
     db.closeSync()
     instance.closeSync()
-    const source = await openFileSource(join(dir, 'plain.parquet'))
-    const sink = await createAtomicFileSink(join(dir, 'in.parquet'))
-    await encryptParquetWithKms(source, sink, {
-      masterKeyId: 'subrosa:t/in',
-      kms,
-      kmsInstanceId: 'test',
-      kmsInstanceUrl: 'memory:',
-    })
-    await sink.commit()
-    await source.close()
+    await encryptInput(dir, 'in.parquet')
   })
   after(() => rm(dir, { recursive: true, force: true }))
 
@@ -158,18 +149,10 @@ describe('runJob', () => {
   })
 
   it('reads a file written with a supplied AAD prefix when the job names it', async () => {
-    const source = await openFileSource(join(dir, 'plain.parquet'))
-    const sink = await createAtomicFileSink(join(dir, 'prefixed.parquet'))
-    await encryptParquetWithKms(source, sink, {
-      masterKeyId: 'subrosa:t/in',
-      kms,
-      kmsInstanceId: 'test',
-      kmsInstanceUrl: 'memory:',
+    await encryptInput(dir, 'prefixed.parquet', {
       aadPrefix: new TextEncoder().encode('rides/2026-12'),
       storeAadPrefix: false,
     })
-    await sink.commit()
-    await source.close()
     const input = (aadPrefix?: string) =>
       job('SELECT count(*) AS n FROM rides', {
         inputs: {
@@ -189,19 +172,11 @@ describe('runJob', () => {
   })
 
   it('decrypts column-key inputs in the scratch dir and leaves out columns not granted', async () => {
-    const source = await openFileSource(join(dir, 'plain.parquet'))
-    const sink = await createAtomicFileSink(join(dir, 'columns.parquet'))
-    await encryptParquetWithKms(source, sink, {
-      masterKeyId: 'subrosa:t/in',
+    await encryptInput(dir, 'columns.parquet', {
       columnMasterKeys: { 'subrosa:t/pii': ['label'] },
       otherColumns: 'footer-key',
       algorithm: 'AES_GCM_CTR_V1',
-      kms,
-      kmsInstanceId: 'test',
-      kmsInstanceUrl: 'memory:',
     })
-    await sink.commit()
-    await source.close()
     const columnsJob = (query: string) =>
       job(query, { inputs: { rides: { format: 'parquet', uri: 'columns.parquet', key: 't/in' } } })
     // Granted every key: all columns, decrypted by Subrosa (CTR and a column key: not native).
@@ -253,6 +228,25 @@ describe('openDuckDb', () => {
     }
   })
 })
+
+/** plain.parquet of `dir` encrypted under subrosa:t/in into `target`, with `extra` options. */
+async function encryptInput(
+  dir: string,
+  target: string,
+  extra: Partial<Parameters<typeof encryptParquetWithKms>[2]> = {},
+): Promise<void> {
+  const source = await openFileSource(join(dir, 'plain.parquet'))
+  const sink = await createAtomicFileSink(join(dir, target))
+  await encryptParquetWithKms(source, sink, {
+    masterKeyId: 'subrosa:t/in',
+    kms,
+    kmsInstanceId: 'test',
+    kmsInstanceUrl: 'memory:',
+    ...extra,
+  })
+  await sink.commit()
+  await source.close()
+}
 
 async function readOutput(dir: string): Promise<Record<string, unknown>[]> {
   const source = await openFileSource(join(dir, 'out.parquet'))
