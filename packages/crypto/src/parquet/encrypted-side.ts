@@ -9,6 +9,10 @@ import { type KeyRetriever, type OpenedParquet, PAR1, PARE, signFooter } from '.
 import {
   COLUMN_CHUNK,
   COLUMN_META_DATA,
+  type EncryptionAlgorithm,
+  encodeColumnCryptoMetaData,
+  encodeEncryptionAlgorithm,
+  encodeFileCryptoMetaData,
   FILE_META_DATA,
   PAGE_HEADER,
   readColumnCryptoMetaData,
@@ -38,16 +42,13 @@ import {
 } from './plain-side.ts'
 import {
   binary,
-  bool,
   decodeStruct,
   encodeStruct,
   i32,
   optional,
   removeField,
   setField,
-  struct,
   type ThriftStruct,
-  type ThriftValue,
 } from './thrift-compact.ts'
 import type { ChunkRef, PageRef, SinkSide, SourceSide } from './transcode.ts'
 
@@ -281,15 +282,6 @@ export type EncryptionPlan = {
   readonly random: RandomBytes
 }
 
-/** EncryptionAlgorithm union for the plan. */
-function algorithmValue(plan: EncryptionPlan): ThriftValue {
-  const fields: [number, ThriftValue][] = []
-  if (plan.aadPrefix !== undefined && plan.storeAadPrefix) fields.push([1, binary(plan.aadPrefix)])
-  fields.push([2, binary(plan.aadFileUnique)])
-  if (plan.aadPrefix !== undefined && !plan.storeAadPrefix) fields.push([3, bool(true)])
-  return struct([plan.algorithm === 'AES_GCM_V1' ? 1 : 2, struct(...fields)])
-}
-
 /** ColumnMetaData fields a plaintext footer must not show for an encrypted column. */
 const SENSITIVE_META = [
   COLUMN_META_DATA.statistics,
@@ -301,6 +293,12 @@ const SENSITIVE_META = [
 /** Writing a PME file under `plan`. */
 export function encryptedSink(plan: EncryptionPlan): SinkSide {
   const fileAad = concatBytes(plan.aadPrefix ?? new Uint8Array(0), plan.aadFileUnique)
+  const algorithm: EncryptionAlgorithm = {
+    name: plan.algorithm,
+    ...(plan.aadPrefix !== undefined && plan.storeAadPrefix ? { aadPrefix: plan.aadPrefix } : {}),
+    aadFileUnique: plan.aadFileUnique,
+    supplyAadPrefix: plan.aadPrefix !== undefined && !plan.storeAadPrefix,
+  }
   const footer: ModuleCipher = { key: plan.footerKey, algorithm: plan.algorithm, fileAad }
   const random = nonceSource(plan.random)
   const keyOf = (ref: ChunkRef): (ColumnKey & { own: boolean }) | undefined => {
@@ -369,24 +367,15 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
         removeField(chunk, COLUMN_CHUNK.cryptoMetadata)
         return
       }
-      const crypto = k.own
-        ? struct([
-            2,
-            struct(
-              [
-                1,
-                {
-                  type: 'list',
-                  elementType: 'binary',
-                  value: ref.path.map((p) => binary(new TextEncoder().encode(p))),
-                },
-              ],
-              ...(k.keyMetadata === undefined
-                ? []
-                : [[2, binary(k.keyMetadata)] as [number, ThriftValue]]),
-            ),
-          ])
-        : struct([1, struct()])
+      const crypto = encodeColumnCryptoMetaData(
+        k.own
+          ? {
+              kind: 'column-key',
+              pathInSchema: [...ref.path],
+              ...(k.keyMetadata === undefined ? {} : { keyMetadata: k.keyMetadata }),
+            }
+          : { kind: 'footer-key' },
+      )
       setField(chunk, COLUMN_CHUNK.cryptoMetadata, crypto)
       const separate = k.own || plan.plaintextFooter
       if (separate) {
@@ -419,7 +408,11 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
       removeField(fileMetaData, FILE_META_DATA.encryptionAlgorithm)
       removeField(fileMetaData, FILE_META_DATA.footerSigningKeyMetadata)
       if (plan.plaintextFooter) {
-        setField(fileMetaData, FILE_META_DATA.encryptionAlgorithm, algorithmValue(plan))
+        setField(
+          fileMetaData,
+          FILE_META_DATA.encryptionAlgorithm,
+          encodeEncryptionAlgorithm(algorithm),
+        )
         if (plan.footerKeyMetadata !== undefined) {
           setField(
             fileMetaData,
@@ -430,14 +423,7 @@ export function encryptedSink(plan: EncryptionPlan): SinkSide {
         const serialized = encodeStruct(fileMetaData)
         return concatBytes(serialized, signFooter(plan.footerKey, serialized, fileAad, random(12)))
       }
-      const crypto = encodeStruct({
-        fields: [
-          { id: 1, value: algorithmValue(plan) },
-          ...(plan.footerKeyMetadata === undefined
-            ? []
-            : [{ id: 2, value: binary(plan.footerKeyMetadata) }]),
-        ],
-      })
+      const crypto = encodeFileCryptoMetaData(algorithm, plan.footerKeyMetadata)
       const sealed = encryptModule(
         plan.footerKey,
         encodeStruct(fileMetaData),

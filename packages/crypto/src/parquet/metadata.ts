@@ -1,6 +1,7 @@
 import { CryptoError } from '../errors.ts'
 import {
   binary,
+  bool,
   encodeStruct,
   getField,
   listOf,
@@ -23,7 +24,6 @@ export const FILE_META_DATA = {
   footerSigningKeyMetadata: 9,
 } as const
 export const SCHEMA_ELEMENT = { type: 1, name: 4, numChildren: 5 } as const
-export const COLUMN_CHUNK_LIST = 'RowGroup.columns'
 export const ROW_GROUP = { columns: 1, fileOffset: 5, totalCompressedSize: 6, ordinal: 7 } as const
 export const COLUMN_CHUNK = {
   filePath: 1,
@@ -116,15 +116,24 @@ export function readFileCryptoMetaData(s: ThriftStruct): FileCryptoMetaData {
   return keyMetadata === undefined ? { algorithm } : { algorithm, keyMetadata }
 }
 
-/** FileCryptoMetaData { AES_GCM_V1 { aad_file_unique }, key_metadata }, serialized. */
+/** The EncryptionAlgorithm union, as {@link readEncryptionAlgorithm} reads it. */
+export function encodeEncryptionAlgorithm(algorithm: EncryptionAlgorithm): ThriftValue {
+  const fields: [number, ThriftValue][] = []
+  if (algorithm.aadPrefix !== undefined) fields.push([1, binary(algorithm.aadPrefix)])
+  if (algorithm.aadFileUnique !== undefined) fields.push([2, binary(algorithm.aadFileUnique)])
+  if (algorithm.supplyAadPrefix) fields.push([3, bool(true)])
+  return struct([algorithm.name === 'AES_GCM_V1' ? 1 : 2, struct(...fields)])
+}
+
+/** FileCryptoMetaData { encryption_algorithm, key_metadata? }, serialized. */
 export function encodeFileCryptoMetaData(
-  aadFileUnique: Uint8Array,
-  keyMetadata: Uint8Array,
+  algorithm: EncryptionAlgorithm,
+  keyMetadata?: Uint8Array,
 ): Uint8Array {
   return encodeStruct({
     fields: [
-      { id: 1, value: struct([1, struct([2, binary(aadFileUnique)])]) },
-      { id: 2, value: binary(keyMetadata) },
+      { id: 1, value: encodeEncryptionAlgorithm(algorithm) },
+      ...(keyMetadata === undefined ? [] : [{ id: 2, value: binary(keyMetadata) }]),
     ],
   })
 }
@@ -150,8 +159,24 @@ export function readColumnCryptoMetaData(chunk: ThriftStruct): ColumnCryptoMetaD
     : { kind: 'column-key', pathInSchema, keyMetadata }
 }
 
-/** crypto_metadata = ENCRYPTION_WITH_FOOTER_KEY {} */
-export const ENCRYPTION_WITH_FOOTER_KEY: ThriftValue = struct([1, struct()])
+/** ColumnCryptoMetaData, as {@link readColumnCryptoMetaData} reads it. */
+export function encodeColumnCryptoMetaData(crypto: ColumnCryptoMetaData): ThriftValue {
+  if (crypto.kind === 'footer-key') return struct([1, struct()])
+  const path: ThriftValue = {
+    type: 'list',
+    elementType: 'binary',
+    value: crypto.pathInSchema.map((p) => binary(new TextEncoder().encode(p))),
+  }
+  return struct([
+    2,
+    struct(
+      [1, path],
+      ...(crypto.keyMetadata === undefined
+        ? []
+        : [[2, binary(crypto.keyMetadata)] as [number, ThriftValue]]),
+    ),
+  ])
+}
 
 export function rowGroupsOf(fileMetaData: ThriftStruct): ThriftStruct[] {
   return (

@@ -144,7 +144,11 @@ export function encryptModuleParts(
   return withLength(gcmSealParts(key, random(NONCE_LENGTH), plaintext, aad, 4))
 }
 
-/** {@link encryptPage} as parts (the ciphertext not copied). */
+/**
+ * Encrypt a data or dictionary page into the parts of its module, the ciphertext not copied: a
+ * GCM module under AES_GCM_V1, a CTR module `len(4) | nonce(12) | ct` under AES_GCM_CTR_V1 (no
+ * tag; the AAD is not used).
+ */
 export function encryptPageParts(
   cipher: ModuleCipher,
   plaintext: Uint8Array,
@@ -160,28 +164,6 @@ export function encryptPageParts(
   const head = new Uint8Array(4 + NONCE_LENGTH)
   head.set(nonce, 4)
   return withLength([head, ctrCrypt(cipher.key, nonce, plaintext)])
-}
-
-/**
- * Encrypt a data or dictionary page: a GCM module under AES_GCM_V1, a CTR module
- * `len(4) | nonce(12) | ct` under AES_GCM_CTR_V1 (no tag; the AAD is not used).
- */
-export function encryptPage(
-  cipher: ModuleCipher,
-  plaintext: Uint8Array,
-  aad: Uint8Array,
-  random: RandomBytes,
-): Uint8Array {
-  if (cipher.algorithm === 'AES_GCM_V1') return encryptModule(cipher.key, plaintext, aad, random)
-  if (plaintext.length > 0x7fffffff - 16) {
-    throw new CryptoError('ERR_PARQUET_UNSUPPORTED', 'A page larger than 2 GiB cannot be encrypted')
-  }
-  const nonce = random(NONCE_LENGTH)
-  const out = new Uint8Array(4 + NONCE_LENGTH + plaintext.length)
-  new DataView(out.buffer).setUint32(0, out.length - 4, true)
-  out.set(nonce, 4)
-  out.set(ctrCrypt(cipher.key, nonce, plaintext), 4 + NONCE_LENGTH)
-  return out
 }
 
 /**

@@ -1,7 +1,13 @@
 // Removing leaf columns from FileMetaData: the schema elements (and groups left empty), the
 // column chunks of every row group, and the column orders.
 import { CryptoError } from '../errors.ts'
-import { COLUMN_CHUNK_LIST, FILE_META_DATA, ROW_GROUP, SCHEMA_ELEMENT } from './metadata.ts'
+import {
+  columnChunksOf,
+  FILE_META_DATA,
+  ROW_GROUP,
+  rowGroupsOf,
+  SCHEMA_ELEMENT,
+} from './metadata.ts'
 import { getField, i32, listOf, optional, setField, type ThriftStruct } from './thrift-compact.ts'
 
 type Node = { element: ThriftStruct; children: Node[]; leaf: number | undefined }
@@ -57,13 +63,13 @@ export function dropColumns(fileMetaData: ThriftStruct, leaves: readonly number[
     elementType: 'struct',
     value: flatten(root, []).map((value) => ({ type: 'struct', value })),
   })
-  for (const group of listOf(fileMetaData, FILE_META_DATA.rowGroups, 'struct', 'row_groups') ??
-    []) {
-    const chunks = listOf(group.value, ROW_GROUP.columns, 'struct', COLUMN_CHUNK_LIST) ?? []
-    setField(group.value, ROW_GROUP.columns, {
+  for (const group of rowGroupsOf(fileMetaData)) {
+    setField(group, ROW_GROUP.columns, {
       type: 'list',
       elementType: 'struct',
-      value: chunks.filter((_, i) => !drop.has(i)),
+      value: columnChunksOf(group)
+        .filter((_, i) => !drop.has(i))
+        .map((value) => ({ type: 'struct', value })),
     })
   }
   const orders = getField(fileMetaData, FILE_META_DATA.columnOrders)

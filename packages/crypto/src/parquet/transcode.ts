@@ -11,6 +11,7 @@ import {
   numRows,
   PAGE_TYPE,
   ROW_GROUP,
+  readColumnCryptoMetaData,
   readPageHeader,
   rowGroupsOf,
   schemaColumns,
@@ -207,7 +208,8 @@ async function plan(options: TranscodeOptions): Promise<{
       }
       const meta = await from.columnMeta(chunk, { rowGroup: g, column: c })
       if (meta === undefined) {
-        const path = describeChunkPath(chunk)
+        const crypto = readColumnCryptoMetaData(chunk)
+        const path = crypto?.kind === 'column-key' ? crypto.pathInSchema.join('.') : '?'
         if (g > 0 && !dropped.has(c)) malformed(`Column ${c} is readable in one row group only`)
         dropped.set(c, path)
         continue
@@ -262,18 +264,6 @@ async function plan(options: TranscodeOptions): Promise<{
     groups.push({ rowGroup, chunks: planned })
   }
   return { groups, dropped }
-}
-
-function describeChunkPath(chunk: ThriftStruct): string {
-  const crypto = getField(chunk, COLUMN_CHUNK.cryptoMetadata)
-  if (crypto?.type === 'struct') {
-    const member = crypto.value.fields[0]
-    if (member?.id === 2 && member.value.type === 'struct') {
-      const path = listOf(member.value.value, 1, 'binary', 'path_in_schema') ?? []
-      return path.map(text).join('.')
-    }
-  }
-  return '?'
 }
 
 async function transcodeChunk(
