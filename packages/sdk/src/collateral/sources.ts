@@ -20,6 +20,7 @@ import type { CollateralWire } from '@subrosa/protocol'
 import { SdkError } from '../errors.ts'
 import {
   COLLATERAL_BUNDLE_FORMAT,
+  type CollateralBundle,
   dcapCollateralOf,
   intelBundleOf,
   parseCollateralBundle,
@@ -56,15 +57,11 @@ export function collateralSources(
   const intel: IntelEntry[] = []
   const amd: AmdEntry[] = []
   for (const file of files) {
-    try {
-      readFile(file.text, intel, amd)
-    } catch (cause) {
-      const why = isSubrosaError(cause) ? cause.message : 'it cannot be read'
-      throw new SdkError('ERR_SDK_CONFIG', `Collateral file ${file.name} cannot be used: ${why}`, {
-        cause,
-        details: { file: file.name },
-      })
-    }
+    namingFile(file, () => {
+      const read = readCollateralFile(file.text)
+      if (read.kind === 'dcap-qvl') addIntel(intel, parseDcapCollateral(read.collateral))
+      else addBundle(read.bundle, intel, amd)
+    })
   }
   return {
     ...(intel.length === 0
@@ -88,7 +85,12 @@ export function collateralSources(
   }
 }
 
-function readFile(text: string, intel: IntelEntry[], amd: AmdEntry[]): void {
+/** A collateral file's content: a `subrosa-collateral/v1` bundle, or dcap-qvl collateral JSON. */
+type CollateralFileContent =
+  | { readonly kind: 'bundle'; readonly bundle: CollateralBundle }
+  | { readonly kind: 'dcap-qvl'; readonly collateral: ReturnType<typeof collateralFromDcapQvlJson> }
+
+function readCollateralFile(text: string): CollateralFileContent {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -97,30 +99,43 @@ function readFile(text: string, intel: IntelEntry[], amd: AmdEntry[]): void {
   }
   const record = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
   if (record.format === COLLATERAL_BUNDLE_FORMAT) {
-    const bundle = parseCollateralBundle(text)
-    if (bundle.intel !== undefined) addIntel(intel, parseDcapCollateral(dcapCollateralOf(bundle)))
-    if (bundle.amd !== undefined) {
-      const vek = parsePemChain(bundle.amd.vek)[0]
-      if (vek === undefined) throw new SdkError('ERR_SDK_CONFIG', 'amd.vek is not PEM')
-      const ext = decodeVekExtensions((oid) => extensionValue(vek, oid))
-      const crl = bundle.amd.crl === undefined ? undefined : fromBase64(bundle.amd.crl)
-      amd.push({
-        product: bundle.amd.product,
-        vek,
-        ...(ext.hwId === undefined ? {} : { hwId: toHex(ext.hwId) }),
-        ...(crl === undefined ? {} : { crl }),
-      })
-    }
-    return
+    return { kind: 'bundle', bundle: parseCollateralBundle(text) }
   }
   if (typeof record.tcb_info === 'string') {
-    addIntel(intel, parseDcapCollateral(collateralFromDcapQvlJson(text)))
-    return
+    return { kind: 'dcap-qvl', collateral: collateralFromDcapQvlJson(text) }
   }
   throw new SdkError(
     'ERR_SDK_CONFIG',
     `it is neither a ${COLLATERAL_BUNDLE_FORMAT} bundle nor dcap-qvl collateral JSON`,
   )
+}
+
+/** `work` on a file, its failures (typed or not) reported as `ERR_SDK_CONFIG` naming the file. */
+function namingFile<T>(file: CollateralFile, work: () => T): T {
+  try {
+    return work()
+  } catch (cause) {
+    const why = isSubrosaError(cause) ? cause.message : 'it cannot be read'
+    throw new SdkError('ERR_SDK_CONFIG', `Collateral file ${file.name} cannot be used: ${why}`, {
+      cause,
+      details: { file: file.name },
+    })
+  }
+}
+
+function addBundle(bundle: CollateralBundle, intel: IntelEntry[], amd: AmdEntry[]): void {
+  if (bundle.intel !== undefined) addIntel(intel, parseDcapCollateral(dcapCollateralOf(bundle)))
+  if (bundle.amd === undefined) return
+  const vek = parsePemChain(bundle.amd.vek)[0]
+  if (vek === undefined) throw new SdkError('ERR_SDK_CONFIG', 'amd.vek is not PEM')
+  const ext = decodeVekExtensions((oid) => extensionValue(vek, oid))
+  const crl = bundle.amd.crl === undefined ? undefined : fromBase64(bundle.amd.crl)
+  amd.push({
+    product: bundle.amd.product,
+    vek,
+    ...(ext.hwId === undefined ? {} : { hwId: toHex(ext.hwId) }),
+    ...(crl === undefined ? {} : { crl }),
+  })
 }
 
 function addIntel(intel: IntelEntry[], parsed: ParsedDcapCollateral): void {
@@ -228,34 +243,18 @@ export function firstCollateralSource(...sources: readonly CollateralSources[]):
  * @throws SdkError `ERR_SDK_CONFIG` naming the file.
  */
 export function collateralWire(file: CollateralFile): CollateralWire {
-  try {
-    const json: unknown = JSON.parse(file.text)
-    const record =
-      typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
-    if (record.format === COLLATERAL_BUNDLE_FORMAT) {
-      const { intel, amd } = parseCollateralBundle(file.text)
+  return namingFile(file, () => {
+    const read = readCollateralFile(file.text)
+    if (read.kind === 'bundle') {
+      const { intel, amd } = read.bundle
       return { ...(intel === undefined ? {} : { intel }), ...(amd === undefined ? {} : { amd }) }
     }
-    if (typeof record.tcb_info === 'string') {
-      const intel = collateralFromDcapQvlJson(file.text)
-      const { fmspc } = JSON.parse(intel.tcbInfo) as { fmspc?: unknown }
-      return {
-        intel: intelBundleOf(
-          typeof fmspc === 'string' ? fmspc : '',
-          intel as Required<typeof intel>,
-        ),
-      }
+    const { fmspc } = JSON.parse(read.collateral.tcbInfo) as { fmspc?: unknown }
+    return {
+      intel: intelBundleOf(
+        typeof fmspc === 'string' ? fmspc : '',
+        read.collateral as Required<typeof read.collateral>,
+      ),
     }
-  } catch (cause) {
-    const why = isSubrosaError(cause) ? cause.message : 'it is not JSON'
-    throw new SdkError('ERR_SDK_CONFIG', `Collateral file ${file.name} cannot be used: ${why}`, {
-      cause,
-      details: { file: file.name },
-    })
-  }
-  throw new SdkError(
-    'ERR_SDK_CONFIG',
-    `Collateral file ${file.name} is neither a ${COLLATERAL_BUNDLE_FORMAT} bundle nor dcap-qvl collateral JSON`,
-    { details: { file: file.name } },
-  )
+  })
 }
