@@ -100,10 +100,25 @@ export function outputOf(inv: Invocation): string {
   return output as string
 }
 
+/** `_KEY_MATERIAL_FOR_<file>.json` beside `file`. */
+export function sidecarBeside(inv: Invocation, file: string): string {
+  const path = resolve(inv.io.cwd, file)
+  return join(dirname(path), keyMaterialSidecarName(basename(path)))
+}
+
+/** parquet-java's `column.keys` grouping: master key id -> its columns, in the order given. */
+export function groupByMasterKey(
+  columns: readonly (readonly [column: string, masterKeyId: string])[],
+): Record<string, string[]> {
+  const grouped: Record<string, string[]> = {}
+  for (const [column, id] of columns) grouped[id] = [...(grouped[id] ?? []), column]
+  return grouped
+}
+
 /** Where the sidecar of `input` is: --key-material, or beside it when it exists. */
 export function sidecarPath(inv: Invocation, input: string): string | undefined {
   const given = stringOption(inv, 'key-material')
-  const beside = join(dirname(resolve(inv.io.cwd, input)), keyMaterialSidecarName(basename(input)))
+  const beside = sidecarBeside(inv, input)
   return given === undefined
     ? existsSync(beside)
       ? beside

@@ -1,8 +1,4 @@
-// `subrosa parquet encrypt|decrypt`: offline PME with raw keys or master keys given here (an
-// in-memory KMS with parquet-java's local-wrap semantics), for tests, interop and air-gapped use.
-import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
 import {
   type ColumnKey,
   createInMemoryKms,
@@ -11,21 +7,24 @@ import {
   encodeKeyMaterialSidecar,
   encryptParquet,
   encryptParquetWithKms,
+  type KeyMaterialStore,
   type KeyRetriever,
-  keyMaterialSidecarName,
+  type ParquetDecryptStats,
+  type ParquetEncryptStats,
   type PmeAlgorithm,
-  parseKeyMaterialSidecar,
 } from '@subrosa/crypto'
 import { type Command, positionals, stringOption } from '../command.ts'
-import { CliError } from '../errors.ts'
 import { formatBytes } from '../output.ts'
 import {
   aadPrefix,
+  groupByMasterKey,
   KEY_HELP,
   masterKeys,
   outputOf,
   pairs,
   rawKey,
+  sidecarBeside,
+  sidecarFor,
   transcode,
   usage,
 } from './parquet-io.ts'
@@ -115,51 +114,52 @@ export const parquetEncrypt: Command = {
       storeAadPrefix: inv.options['supply-aad-prefix'] !== true,
       bloomFilters:
         inv.options['keep-bloom-filters'] === true ? ('keep' as const) : ('drop' as const),
+      // Without column keys every column takes the footer key (uniform encryption).
       otherColumns:
-        inv.options['complete-columns'] === true ? ('footer-key' as const) : ('plaintext' as const),
+        inv.options['complete-columns'] === true || pairs(inv, 'column-key').length === 0
+          ? ('footer-key' as const)
+          : ('plaintext' as const),
     }
     const masters = masterKeys(inv)
     const columns = pairs(inv, 'column-key')
-    let sidecar: string | undefined
-    const r = await transcode(inv, input, output, 'encrypt', async (source, sink, onProgress) => {
-      if (Object.keys(masters).length === 0) {
-        const columnKeys: Record<string, ColumnKey> = {}
-        for (const [column, value] of columns)
-          columnKeys[column] = { key: rawKey(inv, value, `key of ${column}`) }
-        return encryptParquet(source, sink, {
+    // Keys and master key ids are checked before any file is opened.
+    let encrypt: (
+      source: Parameters<typeof encryptParquet>[0],
+      sink: Parameters<typeof encryptParquet>[1],
+      onProgress: (done: number, total: number) => void,
+    ) => Promise<ParquetEncryptStats & { keyMaterial?: KeyMaterialStore }>
+    if (Object.keys(masters).length === 0) {
+      const footerKey = rawKey(inv, footer as string, 'footer key')
+      const columnKeys: Record<string, ColumnKey> = {}
+      for (const [column, value] of columns)
+        columnKeys[column] = { key: rawKey(inv, value, `key of ${column}`) }
+      encrypt = (source, sink, onProgress) =>
+        encryptParquet(source, sink, { ...common, footerKey, columnKeys, onProgress })
+    } else {
+      const known = (id: string) => (id in masters ? id : usage(`No --kms-key ${id} was given`))
+      const masterKeyId = known(footer as string)
+      const columnMasterKeys = groupByMasterKey(columns.map(([column, id]) => [column, known(id)]))
+      encrypt = (source, sink, onProgress) =>
+        encryptParquetWithKms(source, sink, {
           ...common,
-          ...(columns.length === 0 ? { otherColumns: 'footer-key' as const } : {}),
-          footerKey: rawKey(inv, footer as string, 'footer key'),
-          columnKeys,
+          masterKeyId,
+          columnMasterKeys,
+          kms: createInMemoryKms(masters),
+          kmsInstanceId: 'subrosa-local',
+          kmsInstanceUrl: 'local',
+          doubleWrapping: inv.options['single-wrapping'] !== true,
+          internalStorage: inv.options['external-key-material'] !== true,
           onProgress,
         })
-      }
-      const known = (id: string) => (id in masters ? id : usage(`No --kms-key ${id} was given`))
-      const columnMasterKeys: Record<string, string[]> = {}
-      for (const [column, id] of columns) {
-        const list = columnMasterKeys[known(id)] ?? []
-        list.push(column)
-        columnMasterKeys[id] = list
-      }
-      const stats = await encryptParquetWithKms(source, sink, {
-        ...common,
-        ...(columns.length === 0 ? { otherColumns: 'footer-key' as const } : {}),
-        masterKeyId: known(footer as string),
-        columnMasterKeys,
-        kms: createInMemoryKms(masters),
-        kmsInstanceId: 'subrosa-local',
-        kmsInstanceUrl: 'local',
-        doubleWrapping: inv.options['single-wrapping'] !== true,
-        internalStorage: inv.options['external-key-material'] !== true,
-        onProgress,
-      })
+    }
+    let sidecar: string | undefined
+    const r = await transcode(inv, input, output, 'encrypt', async (source, sink, onProgress) => {
+      const stats = await encrypt(source, sink, onProgress)
       if (stats.keyMaterial !== undefined) sidecar = encodeKeyMaterialSidecar(stats.keyMaterial)
       return stats
     })
-    let sidecarPath: string | undefined
-    if (sidecar !== undefined) {
-      const out = resolve(inv.io.cwd, output)
-      sidecarPath = join(dirname(out), keyMaterialSidecarName(basename(out)))
+    const sidecarPath = sidecar === undefined ? undefined : sidecarBeside(inv, output)
+    if (sidecar !== undefined && sidecarPath !== undefined) {
       await writeFile(sidecarPath, sidecar, { mode: 0o600 })
     }
     inv.io.out(
@@ -210,47 +210,35 @@ export const parquetDecrypt: Command = {
     const unreadableColumns =
       inv.options['skip-unreadable-columns'] === true ? ('drop' as const) : ('error' as const)
     const common = { ...(prefix === undefined ? {} : { aadPrefix: prefix }), unreadableColumns }
-    let dropped: string[] = []
-    const r = await transcode(inv, input, output, 'decrypt', async (source, sink, onProgress) => {
-      let stats: { droppedColumns: string[] }
-      if (Object.keys(masters).length > 0) {
-        const given = stringOption(inv, 'key-material')
-        const beside = join(
-          dirname(resolve(inv.io.cwd, input)),
-          keyMaterialSidecarName(basename(input)),
-        )
-        const file =
-          given === undefined
-            ? existsSync(beside)
-              ? beside
-              : undefined
-            : resolve(inv.io.cwd, given)
-        let keyMaterial: ReturnType<typeof parseKeyMaterialSidecar> | undefined
-        if (file !== undefined) {
-          try {
-            keyMaterial = parseKeyMaterialSidecar(readFileSync(file, 'utf8'))
-          } catch (cause) {
-            if ((cause as { code?: string }).code === 'ERR_PARQUET_KEY_MATERIAL') throw cause
-            throw new CliError('ERR_CLI_FILE', `Cannot read the key material ${file}`, { cause })
-          }
-        }
-        stats = await decryptParquetWithKms(source, sink, {
+    // Keys and key material are read before any file is opened.
+    let decrypt: (
+      source: Parameters<typeof decryptParquet>[0],
+      sink: Parameters<typeof decryptParquet>[1],
+      onProgress: (done: number, total: number) => void,
+    ) => Promise<ParquetDecryptStats>
+    if (Object.keys(masters).length > 0) {
+      const keyMaterial = sidecarFor(inv, input)
+      decrypt = (source, sink, onProgress) =>
+        decryptParquetWithKms(source, sink, {
           ...common,
           kms: createInMemoryKms(masters),
           ...(keyMaterial === undefined ? {} : { keyMaterial }),
           onProgress,
         })
-      } else {
-        const footerValue = stringOption(inv, 'footer-key')
-        const footer =
-          footerValue === undefined ? undefined : rawKey(inv, footerValue, 'footer key')
-        const columns = new Map(
-          pairs(inv, 'column-key').map(([c, v]) => [c, rawKey(inv, v, `key of ${c}`)]),
-        )
-        const keyRetriever: KeyRetriever = (_metadata, target) =>
-          target.kind === 'footer' ? footer : columns.get(target.path.join('.'))
-        stats = await decryptParquet(source, sink, { ...common, keyRetriever, onProgress })
-      }
+    } else {
+      const footerValue = stringOption(inv, 'footer-key')
+      const footer = footerValue === undefined ? undefined : rawKey(inv, footerValue, 'footer key')
+      const columns = new Map(
+        pairs(inv, 'column-key').map(([c, v]) => [c, rawKey(inv, v, `key of ${c}`)]),
+      )
+      const keyRetriever: KeyRetriever = (_metadata, target) =>
+        target.kind === 'footer' ? footer : columns.get(target.path.join('.'))
+      decrypt = (source, sink, onProgress) =>
+        decryptParquet(source, sink, { ...common, keyRetriever, onProgress })
+    }
+    let dropped: string[] = []
+    const r = await transcode(inv, input, output, 'decrypt', async (source, sink, onProgress) => {
+      const stats = await decrypt(source, sink, onProgress)
       dropped = stats.droppedColumns
       return stats
     })

@@ -13,7 +13,16 @@ import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes } from '../output.ts'
-import { aadPrefix, masterKeys, pairs, rawKey, sidecarFor, transcode, usage } from './parquet-io.ts'
+import {
+  aadPrefix,
+  groupByMasterKey,
+  masterKeys,
+  pairs,
+  rawKey,
+  sidecarFor,
+  transcode,
+  usage,
+} from './parquet-io.ts'
 
 /** `subrosa encrypt` */
 export const encrypt: Command = {
@@ -43,14 +52,14 @@ export const encrypt: Command = {
     const [ns, name, extra] = (key ?? '').split('/')
     if (ns === undefined || name === undefined || extra !== undefined || ns === '')
       throw new CliError('ERR_CLI_USAGE', '--key <namespace>/<name> is required')
-    const columnMasterKeys: Record<string, string[]> = {}
-    for (const [column, ref] of pairs(inv, 'column-key')) {
-      const [cns, cname, rest] = ref.split('/')
-      if (cns === undefined || cns === '' || cname === undefined || rest !== undefined)
-        usage(`--column-key ${column}= must name <namespace>/<name>`)
-      const cid = masterKeyId(cns as string, cname as string)
-      columnMasterKeys[cid] = [...(columnMasterKeys[cid] ?? []), column]
-    }
+    const columnMasterKeys = groupByMasterKey(
+      pairs(inv, 'column-key').map(([column, ref]) => {
+        const [cns, cname, rest] = ref.split('/')
+        if (cns === undefined || cns === '' || cname === undefined || rest !== undefined)
+          usage(`--column-key ${column}= must name <namespace>/<name>`)
+        return [column, masterKeyId(cns as string, cname as string)] as const
+      }),
+    )
     const client = await brokerClient(inv, true)
     try {
       const kms = createOwnerKms(client)
