@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { concatBytes } from '@subrosa/core'
 import { CryptoError } from './errors.ts'
 
 /** AES-GCM nonce length used everywhere in this package (NIST SP 800-38D RBG construction). */
@@ -43,23 +44,7 @@ export function gcmSeal(
   aad: Uint8Array,
   headroom = 0,
 ): Uint8Array {
-  const algorithm = gcmCipher(key)
-  if (nonce.length !== NONCE_LENGTH) {
-    throw new CryptoError('ERR_CRYPTO_KEY_LENGTH', `A GCM nonce must be ${NONCE_LENGTH} bytes`)
-  }
-  const cipher = createCipheriv(algorithm, key, nonce, { authTagLength: TAG_LENGTH })
-  cipher.setAAD(aad)
-  const out = new Uint8Array(headroom + NONCE_LENGTH + plaintext.length + TAG_LENGTH)
-  out.set(nonce, headroom)
-  let offset = headroom + NONCE_LENGTH
-  const body = cipher.update(plaintext)
-  out.set(body, offset)
-  offset += body.length
-  const tail = cipher.final()
-  out.set(tail, offset)
-  offset += tail.length
-  out.set(cipher.getAuthTag(), offset)
-  return out
+  return concatBytes(...gcmSealParts(key, nonce, plaintext, aad, headroom))
 }
 
 /**
