@@ -114,7 +114,7 @@ export type TranscodeOptions = {
   readonly to: SinkSide
   readonly onProgress?: ((done: number, total: number) => void) | undefined
   /** Which of the byte counts is the source's size. */
-  readonly direction: 'encrypt' | 'decrypt' | 're-encrypt'
+  readonly direction: 'encrypt' | 'decrypt'
   /** Carry bloom filters over (default) or leave them out. */
   readonly bloomFilters?: 'keep' | 'drop'
 }
