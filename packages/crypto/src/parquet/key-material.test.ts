@@ -8,6 +8,7 @@ import {
   createKekCache,
   createKeyMaterial,
   parseKeyMaterial,
+  parseKeyMaterialSidecar,
   unwrapKeyMaterial,
 } from './key-material.ts'
 
@@ -212,6 +213,19 @@ describe('PKMT1 key material', () => {
     await assert.rejects(unwrapKeyMaterial(reference, base, undefined, loop), {
       code: 'ERR_PARQUET_KEY_MATERIAL',
     })
+  })
+
+  it('refuses malformed sidecars with ERR_PARQUET_KEY_MATERIAL', () => {
+    const material = '{"keyMaterialType":"PKMT1","internalStorage":false,"keyReference":"x"}'
+    for (const text of [
+      'not json',
+      '[]',
+      '{"footerKey": 7}',
+      '{"footerKey": "{}"}',
+      JSON.stringify({ footerKey: material }),
+    ]) {
+      assert.throws(() => parseKeyMaterialSidecar(text), { code: 'ERR_PARQUET_KEY_MATERIAL' }, text)
+    }
   })
 
   it('fails typed on tampered wrapped keys', async () => {
