@@ -6,9 +6,11 @@ import {
   type Problem,
   parseWire,
   problemType,
+  revokeOwnerRequestSchema,
 } from '@subrosa/protocol'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { listAudit, verifyAuditChain } from './audit.ts'
+import { listAudit } from './audit.ts'
+import { exportAudit, verifyAuditLog } from './audit-checkpoints.ts'
 import type { BrokerContext } from './context.ts'
 import { dryRun } from './dry-run.ts'
 import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
@@ -16,8 +18,8 @@ import { attest, authenticateWorkload, startSession } from './kbs.ts'
 import { type KmsCaller, kmsUnwrap, kmsWrap } from './kms.ts'
 import { createMasterKey } from './master-keys.ts'
 import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
-import { authenticateOwner } from './owners.ts'
-import { applyPolicy, requirePolicy } from './policies.ts'
+import { authenticateOwner, revokeOwner } from './owners.ts'
+import { applyPolicy, policyHistory, policyVersion, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
 import { publicJwks } from './state.ts'
 
@@ -129,11 +131,8 @@ export function buildBrokerApp(
   })
   app.post('/admin/v0/policies', async (request, reply) => {
     const id = await owner(request)
-    const result = await applyPolicy(
-      ctx,
-      id,
-      parseWire(applyPolicyRequestSchema, request.body, 'apply policy request').yaml,
-    )
+    const body = parseWire(applyPolicyRequestSchema, request.body, 'apply policy request')
+    const result = await applyPolicy(ctx, id, body.yaml, body.approvals ?? [])
     reply.code(result.created ? 201 : 200)
     return result
   })
@@ -146,6 +145,35 @@ export function buildBrokerApp(
       return { version: stored.version, hash: stored.hash, policy: stored.policy }
     },
   )
+  app.get<{ Params: { ns: string; name: string } }>(
+    '/admin/v0/policies/:ns/:name/history',
+    async (request) => {
+      const id = await owner(request)
+      await authorizeNamespace(ctx, id, request.params.ns, { claim: false })
+      const { ns, name } = request.params
+      return { namespace: ns, name, versions: await policyHistory(ctx, ns, name) }
+    },
+  )
+  app.get<{ Params: { ns: string; name: string; version: string } }>(
+    '/admin/v0/policies/:ns/:name/versions/:version',
+    async (request) => {
+      const id = await owner(request)
+      await authorizeNamespace(ctx, id, request.params.ns, { claim: false })
+      const version = Number(request.params.version)
+      if (!Number.isSafeInteger(version) || version < 1)
+        throw new BrokerError('ERR_BROKER_NOT_FOUND', 'Policy versions are positive integers')
+      return policyVersion(ctx, request.params.ns, request.params.name, version)
+    },
+  )
+  app.post('/admin/v0/owners/revoke', async (request) => {
+    const id = await owner(request)
+    const { owner: target } = parseWire(
+      revokeOwnerRequestSchema,
+      request.body,
+      'revoke owner request',
+    )
+    return revokeOwner(ctx, id, target)
+  })
   app.post('/admin/v0/dry-run', async (request) => dryRun(ctx, await owner(request), request.body))
   app.post('/admin/v0/keys', async (request, reply) => {
     const id = await owner(request)
@@ -168,10 +196,16 @@ export function buildBrokerApp(
         limit: Number(request.query.limit ?? 1000) || 1000,
         namespaces: await ownedNamespaces(ctx, id),
       })
-      const chain = await verifyAuditChain(ctx.db)
+      const chain = await verifyAuditLog(ctx)
       return { entries, verified: chain.ok, head: chain.ok ? chain.head : '' }
     },
   )
+  app.get('/admin/v0/audit/export', async (request, reply) => {
+    const id = await owner(request)
+    const text = await exportAudit(ctx, await ownedNamespaces(ctx, id))
+    reply.header('content-type', 'application/x-ndjson')
+    return text
+  })
   return app
 }
 

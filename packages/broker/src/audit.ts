@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto'
-import { type Clock, canonicalJson } from '@subrosa/core'
-import type { AuditEntry } from '@subrosa/protocol'
+import type { Clock } from '@subrosa/core'
+import {
+  type AuditEntry,
+  auditDataHash,
+  auditEntryHash,
+  AUDIT_GENESIS as GENESIS,
+} from '@subrosa/protocol'
 import type { Db } from './store/store.ts'
-
-const GENESIS = '0'.repeat(64)
 
 /** What a component records; `data` holds identifiers and decisions, never secret values. */
 export type AuditRecord = {
@@ -24,7 +26,8 @@ type Row = {
 
 /**
  * Append an entry to the hash-chained, append-only audit log: `hash = SHA-256(canonical JSON of
- * {seq, at, kind, namespace, data, prevHash})`, and `prevHash` is the previous entry's hash.
+ * {seq, at, kind, namespace, dataHash, prevHash})` (`auditEntryHash`), `dataHash` is SHA-256 of
+ * the canonical data, and `prevHash` is the previous entry's hash.
  */
 export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
   return db.transaction(async (tx) => {
@@ -118,5 +121,6 @@ function entryHash(fields: {
   data: Record<string, unknown>
   prevHash: string
 }): string {
-  return createHash('sha256').update(canonicalJson(fields)).digest('hex')
+  const { data, ...rest } = fields
+  return auditEntryHash({ ...rest, dataHash: auditDataHash(data) })
 }

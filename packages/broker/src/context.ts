@@ -17,6 +17,9 @@ export type BrokerContext = {
   readonly issuer: string
   /** Accept the insecure `sim` TEE at all (policies must accept it too). */
   readonly allowSim: boolean
+  /** Refuse policy changes that do not carry enough owner approvals on their own (the request
+   * proof of the owner who applies does not count as an approval). */
+  readonly signedPoliciesOnly?: boolean
   readonly simTrustedKeys: readonly JWK[]
   /** Collateral sources, trust roots and token issuers for hardware evidence and tokens. */
   readonly verification: Omit<VerifyEvidenceOptions, 'now' | 'sim'>

@@ -11,6 +11,12 @@ export const BROKER_ERRORS = {
   ERR_BROKER_NOT_FOUND: 'The named policy, workload, key or secret does not exist.',
   ERR_BROKER_CONFLICT: 'A policy update does not name the current version as its predecessor.',
   ERR_BROKER_REPLAY: 'An admin request proof was already used.',
+  ERR_BROKER_APPROVAL:
+    "A policy change lacks the owners' approvals its threshold needs (unsigned, too few, or not by current owners).",
+  ERR_BROKER_OWNER_REVOKED:
+    'The owner key was revoked: it can no longer sign requests or approvals.',
+  ERR_BROKER_AUDIT:
+    'The audit log does not verify (an entry or checkpoint was altered); no checkpoint is signed over it.',
   ERR_BROKER_INTERNAL:
     'An unexpected broker failure; details are in the broker log, never in the response.',
   ERR_KBS_VERSION: 'The KBS protocol version of the request is not supported.',
@@ -39,6 +45,10 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_BROKER_NOT_FOUND: 404,
   ERR_BROKER_CONFLICT: 409,
   ERR_BROKER_REPLAY: 401,
+  ERR_BROKER_APPROVAL: 403,
+  ERR_BROKER_OWNER_REVOKED: 403,
+  ERR_BROKER_AUDIT: 500,
+  ERR_POLICY_APPROVAL: 400,
   ERR_BROKER_INTERNAL: 500,
   ERR_BROKER_UNSEAL: 500,
   ERR_BROKER_STATE: 500,

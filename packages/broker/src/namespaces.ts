@@ -1,9 +1,11 @@
+import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 
 /**
  * Check that `ownerId` owns `namespace`. With `claim`, an unowned namespace is claimed for the
- * caller (the first owner to create a policy or key in it).
+ * caller (the first owner to create a policy or key in it). A refusal is audited (`admin.deny`)
+ * in the namespace, so its owners see the attempt.
  *
  * @throws BrokerError `ERR_BROKER_FORBIDDEN`, or `ERR_BROKER_NOT_FOUND` when absent and not claimed.
  */
@@ -28,6 +30,11 @@ export async function authorizeNamespace(
     return authorizeNamespace(ctx, ownerId, namespace, { claim: false })
   }
   if (!row.owners.includes(ownerId)) {
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'admin.deny',
+      namespace,
+      data: { owner: ownerId, code: 'ERR_BROKER_FORBIDDEN', reason: 'not a namespace owner' },
+    })
     throw new BrokerError(
       'ERR_BROKER_FORBIDDEN',
       `The caller is not an owner of namespace ${namespace}`,

@@ -38,11 +38,22 @@ export async function authenticateOwner(
     )
   }
   const now = ctx.clock()
+  let revoked: string | undefined
   const { ownerId, jti } = await verifyAdminProof(authorization.slice(prefix.length), request, {
     now,
-    resolveKey: async (id) =>
-      (await ctx.db.query<{ jwk: JWK }>('SELECT jwk FROM owners WHERE id = $1', [id])).rows[0]?.jwk,
+    resolveKey: async (id) => {
+      const owner = await ownerRecord(ctx, id)
+      if (owner?.revoked === true) revoked = id
+      return owner?.jwk
+    },
   })
+  if (revoked !== undefined) {
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'admin.deny',
+      data: { owner: revoked, code: 'ERR_BROKER_OWNER_REVOKED', route: request.path.split('?')[0] },
+    })
+    throw new BrokerError('ERR_BROKER_OWNER_REVOKED', 'The owner key of this request was revoked')
+  }
   await ctx.db.query('DELETE FROM admin_proofs WHERE expires_at < $1', [now])
   const fresh = (
     await ctx.db.query(
@@ -53,4 +64,48 @@ export async function authenticateOwner(
   if (fresh.length === 0)
     throw new BrokerError('ERR_BROKER_REPLAY', 'This admin request proof was already used')
   return ownerId
+}
+
+/** A registered owner key, or undefined. */
+export async function ownerRecord(
+  ctx: BrokerContext,
+  id: string,
+): Promise<{ jwk: JWK; revoked: boolean } | undefined> {
+  const row = (
+    await ctx.db.query<{ jwk: JWK; revoked_at: Date | null }>(
+      'SELECT jwk, revoked_at FROM owners WHERE id = $1',
+      [id],
+    )
+  ).rows[0]
+  return row === undefined ? undefined : { jwk: row.jwk, revoked: row.revoked_at !== null }
+}
+
+/**
+ * Revoke an owner key for good: it can no longer sign admin requests or policy approvals, and
+ * registering it again does not undo the revocation. An owner may revoke only its own key (the
+ * response to a suspected compromise); see ADR 0012.
+ *
+ * @throws BrokerError `ERR_BROKER_FORBIDDEN`, `ERR_BROKER_NOT_FOUND`.
+ */
+export async function revokeOwner(
+  ctx: BrokerContext,
+  callerId: string,
+  ownerId: string,
+): Promise<{ owner: string; revoked: boolean }> {
+  if (callerId !== ownerId) {
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'admin.deny',
+      data: { owner: callerId, target: ownerId, code: 'ERR_BROKER_FORBIDDEN', route: 'revoke' },
+    })
+    throw new BrokerError('ERR_BROKER_FORBIDDEN', 'An owner may revoke only its own key')
+  }
+  const rows = (
+    await ctx.db.query(
+      'UPDATE owners SET revoked_at = $2, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
+      [ownerId, ctx.clock(), callerId],
+    )
+  ).rows
+  if (rows.length > 0)
+    await appendAudit(ctx.db, ctx.clock, { kind: 'owner.revoke', data: { owner: ownerId } })
+  return { owner: ownerId, revoked: true }
 }

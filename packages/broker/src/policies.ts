@@ -1,8 +1,11 @@
+import { isSubrosaError } from '@subrosa/core'
 import { type Policy, parsePolicy, policyHash } from '@subrosa/policy'
+import type { PolicyVersionResponse, PolicyVersionSummary } from '@subrosa/protocol'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { authorizeNamespace } from './namespaces.ts'
+import { countApprovals } from './policy-approvals.ts'
 import { ensureGeneratedSecrets } from './secrets.ts'
 
 /** A stored policy version. */
@@ -12,62 +15,118 @@ export type StoredPolicy = {
   readonly hash: string
 }
 
+/** What applying a policy did. */
+export type ApplyPolicyResult = {
+  namespace: string
+  name: string
+  version: number
+  hash: string
+  created: boolean
+  approvedBy: string[]
+}
+
 /**
  * Apply a policy document as a new version. The signer must own the namespace (the first
- * policy or key claims it), be one of the new version's owners and, for an update, one of the
- * current version's owners; `metadata.predecessor` must be the current version's hash. Applying
- * the current version again changes nothing. Generated secrets are created on first apply.
+ * policy or key claims it) and be an owner of the governing version: the current one for an
+ * update, the new one for a creation. The governing version's `owners.threshold` owners must
+ * approve: each approval is an owner's signature over this version's hash
+ * (`signPolicyApproval`), and the signer's own request proof counts as one unless the broker
+ * runs with `signedPoliciesOnly`. `metadata.predecessor` must be the current version's hash,
+ * so concurrent and rolled-back updates are refused. Applying the current version again changes
+ * nothing. Generated secrets are created on first apply. Every refusal is audited
+ * (`policy.deny`).
  *
- * @throws PolicyError `ERR_POLICY_YAML`, `ERR_POLICY_INVALID`; BrokerError `ERR_BROKER_FORBIDDEN`,
- * `ERR_BROKER_CONFLICT`.
+ * @throws PolicyError `ERR_POLICY_YAML`, `ERR_POLICY_INVALID`; ProtocolError
+ * `ERR_POLICY_APPROVAL`; BrokerError `ERR_BROKER_FORBIDDEN`, `ERR_BROKER_CONFLICT`,
+ * `ERR_BROKER_APPROVAL`, `ERR_BROKER_OWNER_REVOKED`.
  */
 export async function applyPolicy(
   ctx: BrokerContext,
   ownerId: string,
   yaml: string,
-): Promise<{ namespace: string; name: string; version: number; hash: string; created: boolean }> {
+  approvals: readonly string[] = [],
+): Promise<ApplyPolicyResult> {
   const policy = parsePolicy(yaml)
   const hash = policyHash(policy)
   const { namespace, name, predecessor } = policy.metadata
   await authorizeNamespace(ctx, ownerId, namespace, { claim: true })
-  if (!policy.owners.keys.includes(ownerId)) {
-    throw new BrokerError(
-      'ERR_BROKER_FORBIDDEN',
-      'The signer must be one of the owners of the policy it applies',
-    )
+  try {
+    const current = await latestPolicy(ctx, namespace, name)
+    if (current !== undefined && current.hash === hash) {
+      return {
+        namespace,
+        name,
+        version: current.version,
+        hash,
+        created: false,
+        approvedBy: await approvedByOf(ctx, namespace, name, current.version),
+      }
+    }
+    const governing = current?.policy.owners ?? policy.owners
+    if (!governing.keys.includes(ownerId)) {
+      throw new BrokerError(
+        'ERR_BROKER_FORBIDDEN',
+        current === undefined
+          ? 'The signer must be one of the owners of the policy it applies'
+          : `The signer is not an owner of the current version of ${namespace}/${name}`,
+      )
+    }
+    const expected = current?.hash ?? null
+    if (predecessor !== expected) {
+      throw new BrokerError(
+        'ERR_BROKER_CONFLICT',
+        `Policy ${namespace}/${name} must name its predecessor ${expected ?? 'null'} (the current version)`,
+        { details: { expected: expected ?? 'null' } },
+      )
+    }
+    const approved = await countApprovals(ctx, {
+      subject: { namespace, name, hash },
+      governing,
+      approvals,
+      requester: ctx.signedPoliciesOnly === true ? undefined : ownerId,
+    })
+    const version = (current?.version ?? 0) + 1
+    const inserted = (
+      await ctx.db.query(
+        'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by, predecessor, approvals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING version',
+        [
+          namespace,
+          name,
+          version,
+          hash,
+          yaml,
+          JSON.stringify(policy),
+          ctx.clock(),
+          ownerId,
+          expected,
+          JSON.stringify(approved.map((a) => ({ owner: a.ownerId, approval: a.approval ?? null }))),
+        ],
+      )
+    ).rows
+    if (inserted.length === 0) {
+      throw new BrokerError(
+        'ERR_BROKER_CONFLICT',
+        `Policy ${namespace}/${name} changed concurrently; fetch the current version and retry`,
+      )
+    }
+    const generated = await ensureGeneratedSecrets(ctx, policy)
+    const approvedBy = approved.map((a) => a.ownerId)
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'policy.apply',
+      namespace,
+      data: { policy: name, version, hash, by: ownerId, approvedBy, secretsGenerated: generated },
+    })
+    return { namespace, name, version, hash, created: true, approvedBy }
+  } catch (error) {
+    if (isSubrosaError(error)) {
+      await appendAudit(ctx.db, ctx.clock, {
+        kind: 'policy.deny',
+        namespace,
+        data: { policy: name, hash, by: ownerId, code: error.code },
+      })
+    }
+    throw error
   }
-  const current = await latestPolicy(ctx, namespace, name)
-  if (current !== undefined && current.hash === hash) {
-    return { namespace, name, version: current.version, hash, created: false }
-  }
-  if (current !== undefined && !current.policy.owners.keys.includes(ownerId)) {
-    throw new BrokerError(
-      'ERR_BROKER_FORBIDDEN',
-      `The signer is not an owner of the current version of ${namespace}/${name}`,
-    )
-  }
-  const expected = current?.hash ?? null
-  if (predecessor !== expected) {
-    throw new BrokerError(
-      'ERR_BROKER_CONFLICT',
-      `Policy ${namespace}/${name} must name its predecessor ${expected ?? 'null'} (the current version)`,
-      { details: { expected: expected ?? 'null' } },
-    )
-  }
-  const version = (current?.version ?? 0) + 1
-  await ctx.db.transaction(async (tx) => {
-    await tx.query(
-      'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [namespace, name, version, hash, yaml, JSON.stringify(policy), ctx.clock(), ownerId],
-    )
-  })
-  const generated = await ensureGeneratedSecrets(ctx, policy)
-  await appendAudit(ctx.db, ctx.clock, {
-    kind: 'policy.apply',
-    namespace,
-    data: { policy: name, version, hash, by: ownerId, secretsGenerated: generated },
-  })
-  return { namespace, name, version, hash, created: true }
 }
 
 /** The current version of a policy, or undefined. */
@@ -95,4 +154,82 @@ export async function requirePolicy(
   if (stored === undefined)
     throw new BrokerError('ERR_BROKER_NOT_FOUND', `Policy ${namespace}/${name} does not exist`)
   return stored
+}
+
+type VersionRow = {
+  version: number
+  hash: string
+  predecessor: string | null
+  created_at: Date
+  created_by: string
+  approvals: { owner: string }[]
+  yaml: string
+  doc: Policy
+}
+
+function summary(row: VersionRow): PolicyVersionSummary {
+  return {
+    version: row.version,
+    hash: row.hash,
+    predecessor: row.predecessor,
+    createdAt: new Date(row.created_at).toISOString(),
+    createdBy: row.created_by,
+    approvedBy: row.approvals.map((a) => a.owner),
+  }
+}
+
+/**
+ * Every version of a policy, oldest first.
+ *
+ * @throws BrokerError `ERR_BROKER_NOT_FOUND`.
+ */
+export async function policyHistory(
+  ctx: BrokerContext,
+  namespace: string,
+  name: string,
+): Promise<PolicyVersionSummary[]> {
+  const rows = (
+    await ctx.db.query<VersionRow>(
+      'SELECT version, hash, predecessor, created_at, created_by, approvals FROM policies WHERE namespace = $1 AND name = $2 ORDER BY version',
+      [namespace, name],
+    )
+  ).rows
+  if (rows.length === 0)
+    throw new BrokerError('ERR_BROKER_NOT_FOUND', `Policy ${namespace}/${name} does not exist`)
+  return rows.map(summary)
+}
+
+/**
+ * One version of a policy with the document as applied.
+ *
+ * @throws BrokerError `ERR_BROKER_NOT_FOUND`.
+ */
+export async function policyVersion(
+  ctx: BrokerContext,
+  namespace: string,
+  name: string,
+  version: number,
+): Promise<PolicyVersionResponse> {
+  const row = (
+    await ctx.db.query<VersionRow>(
+      'SELECT version, hash, predecessor, created_at, created_by, approvals, yaml, doc FROM policies WHERE namespace = $1 AND name = $2 AND version = $3',
+      [namespace, name, version],
+    )
+  ).rows[0]
+  if (row === undefined) {
+    throw new BrokerError(
+      'ERR_BROKER_NOT_FOUND',
+      `Policy ${namespace}/${name} has no version ${version}`,
+    )
+  }
+  return { ...summary(row), yaml: row.yaml, policy: row.doc }
+}
+
+async function approvedByOf(
+  ctx: BrokerContext,
+  namespace: string,
+  name: string,
+  version: number,
+): Promise<string[]> {
+  return (await policyVersion(ctx, namespace, name, version)).approvedBy
 }

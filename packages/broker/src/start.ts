@@ -1,9 +1,16 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Clock, type RandomBytes, systemClock, systemRandom } from '@subrosa/core'
+import {
+  type Clock,
+  isSubrosaError,
+  type RandomBytes,
+  systemClock,
+  systemRandom,
+} from '@subrosa/core'
 import type { FastifyInstance } from 'fastify'
 import type { JWK } from 'jose'
 import { buildBrokerApp } from './app.ts'
+import { createAuditCheckpoint } from './audit-checkpoints.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
 import { registerOwner } from './owners.ts'
@@ -29,6 +36,10 @@ export type StartBrokerOptions = {
   readonly simTrustedKeys?: readonly JWK[]
   /** Collateral sources, trust roots and token issuers for hardware evidence and tokens. */
   readonly verification?: BrokerContext['verification']
+  /** Refuse policy changes without enough owner approvals of their own (see `applyPolicy`). */
+  readonly signedPoliciesOnly?: boolean
+  /** Sign an audit checkpoint over new entries this often (seconds; 0 = only on export/close). */
+  readonly auditCheckpointSeconds?: number
   /** Owner public keys to register at start. */
   readonly owners?: readonly JWK[]
   readonly tokenTtlSeconds?: number
@@ -78,6 +89,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         return issuer
       },
       allowSim: options.allowSim ?? false,
+      signedPoliciesOnly: options.signedPoliciesOnly ?? false,
       simTrustedKeys: options.simTrustedKeys ?? [],
       verification: options.verification ?? {},
       tokenTtlSeconds: options.tokenTtlSeconds ?? 1800,
@@ -102,6 +114,19 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         `${JSON.stringify({ url, issuer, caFile: 'ca.pem' }, null, 2)}\n`,
       )
     }
+    const checkpoint = async () => {
+      try {
+        await createAuditCheckpoint(context)
+      } catch (error) {
+        context.log({
+          event: 'audit-checkpoint-failed',
+          code: isSubrosaError(error) ? error.code : 'internal',
+        })
+      }
+    }
+    const everySeconds = options.auditCheckpointSeconds ?? 300
+    const timer = everySeconds > 0 ? setInterval(checkpoint, everySeconds * 1000) : undefined
+    timer?.unref()
     context.log({
       event: 'broker-started',
       url,
@@ -118,7 +143,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       context,
       app: running,
       close: async () => {
+        clearInterval(timer)
         await running.close()
+        await checkpoint()
         await store.close()
         keys.rootKey.fill(0)
       },

@@ -37,7 +37,11 @@ export type UnwrapRequest = z.infer<typeof unwrapRequestSchema>
 export type UnwrapResponse = { jwe: unknown }
 
 // Admin API (`/admin/v0/*`), every call signed with an owner key.
-export const applyPolicyRequestSchema = z.strictObject({ yaml: z.string().max(1 << 20) })
+export const applyPolicyRequestSchema = z.strictObject({
+  yaml: z.string().max(1 << 20),
+  /** Owners' approvals of this version (`signPolicyApproval`), compact JWS each. */
+  approvals: z.array(z.string().max(4096)).max(64).optional(),
+})
 export type ApplyPolicyRequest = z.infer<typeof applyPolicyRequestSchema>
 export type ApplyPolicyResponse = {
   namespace: string
@@ -45,7 +49,29 @@ export type ApplyPolicyResponse = {
   version: number
   hash: string
   created: boolean
+  /** Owner ids whose approval counted towards the threshold. */
+  approvedBy: string[]
 }
+
+/** One stored version of a policy, without its body. */
+export type PolicyVersionSummary = {
+  version: number
+  hash: string
+  predecessor: string | null
+  createdAt: string
+  createdBy: string
+  approvedBy: string[]
+}
+export type PolicyHistoryResponse = {
+  namespace: string
+  name: string
+  versions: PolicyVersionSummary[]
+}
+/** One stored version with its document as applied. */
+export type PolicyVersionResponse = PolicyVersionSummary & { yaml: string; policy: unknown }
+
+export const revokeOwnerRequestSchema = z.strictObject({ owner: z.string().max(200) })
+export type RevokeOwnerRequest = z.infer<typeof revokeOwnerRequestSchema>
 
 export const createKeyRequestSchema = z.strictObject({
   namespace: z.string().max(63),

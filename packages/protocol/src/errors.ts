@@ -10,6 +10,12 @@ export const PROTOCOL_ERRORS = {
   ERR_JWE_DECRYPT: 'A JWE cannot be decrypted with the given key (wrong key or tampered).',
   ERR_ADMIN_PROOF:
     'An admin request proof is missing, malformed, stale, replayed or does not verify.',
+  ERR_AUDIT_CHAIN:
+    'An audit log or export has a changed, removed, inserted or reordered entry (the hash chain breaks).',
+  ERR_AUDIT_CHECKPOINT:
+    'A signed audit checkpoint is malformed, not signed by the broker, or disagrees with the chain.',
+  ERR_POLICY_APPROVAL:
+    "An owner's policy approval is malformed, does not verify or approves another version.",
 } as const
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS

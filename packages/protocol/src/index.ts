@@ -24,9 +24,14 @@ export {
   type DryRunResponse,
   dryRunRequestSchema,
   masterKeyId,
+  type PolicyHistoryResponse,
+  type PolicyVersionResponse,
+  type PolicyVersionSummary,
   type Problem,
   parseMasterKeyId,
   problemType,
+  type RevokeOwnerRequest,
+  revokeOwnerRequestSchema,
   type UnwrapRequest,
   type UnwrapResponse,
   unwrapRequestSchema,
@@ -34,6 +39,23 @@ export {
   type WrapResponse,
   wrapRequestSchema,
 } from './api.ts'
+export {
+  AUDIT_CHECKPOINT_TYPE,
+  AUDIT_EXPORT_FORMAT,
+  AUDIT_GENESIS,
+  type AuditCheckpoint,
+  type AuditHashFields,
+  auditDataHash,
+  auditEntryHash,
+  signAuditCheckpoint,
+  verifyAuditCheckpoint,
+} from './audit.ts'
+export {
+  type AuditExportLine,
+  type AuditExportSummary,
+  parseAuditExport,
+  verifyAuditExport,
+} from './audit-export.ts'
 export {
   EAR_PROFILE,
   type EarClaims,
@@ -65,3 +87,10 @@ export {
   teePublicKeySchema,
 } from './kbs.ts'
 export { parseWire } from './parse.ts'
+export {
+  POLICY_APPROVAL_TYPE,
+  type PolicyApprovalSubject,
+  policyApprovalSigner,
+  signPolicyApproval,
+  verifyPolicyApproval,
+} from './policy-approval.ts'

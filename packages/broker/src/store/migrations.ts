@@ -74,4 +74,20 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_namespace ON audit_log (namespace, seq);
 `,
   },
+  {
+    // Governance: owner revocation, policy predecessors and approvals, signed audit checkpoints.
+    version: 3,
+    sql: `
+ALTER TABLE owners ADD COLUMN revoked_at timestamptz;
+ALTER TABLE owners ADD COLUMN revoked_by text;
+ALTER TABLE policies ADD COLUMN predecessor text;
+ALTER TABLE policies ADD COLUMN approvals jsonb NOT NULL DEFAULT '[]'::jsonb;
+CREATE TABLE audit_checkpoints (
+  seq bigint PRIMARY KEY,
+  head text NOT NULL,
+  at text NOT NULL,
+  signature text NOT NULL
+);
+`,
+  },
 ]

@@ -35,7 +35,12 @@ export type TestBroker = {
 
 /** Start a test broker with one registered owner and one trusted sim platform key. */
 export async function startTestBroker(
-  options: { allowSim?: boolean; start?: Date; verification?: BrokerContext['verification'] } = {},
+  options: {
+    allowSim?: boolean
+    start?: Date
+    verification?: BrokerContext['verification']
+    signedPoliciesOnly?: boolean
+  } = {},
 ): Promise<TestBroker> {
   let now = options.start ?? new Date('2026-11-22T12:00:00Z')
   const clock = () => now
@@ -50,6 +55,7 @@ export async function startTestBroker(
     random: systemRandom,
     issuer: 'https://broker.test',
     allowSim: options.allowSim ?? true,
+    signedPoliciesOnly: options.signedPoliciesOnly ?? false,
     simTrustedKeys: [sim.publicJwk],
     verification: options.verification ?? {},
     tokenTtlSeconds: 1800,
