@@ -4,6 +4,8 @@ import type {
   CreateKeyResponse,
   DryRunRequest,
   DryRunResponse,
+  PolicyHistoryResponse,
+  PolicyVersionResponse,
 } from '@subrosa/protocol'
 import type { BrokerClient } from './client.ts'
 
@@ -11,9 +13,57 @@ import type { BrokerClient } from './client.ts'
 export async function applyPolicy(
   client: BrokerClient,
   yaml: string,
+  approvals: readonly string[] = [],
 ): Promise<ApplyPolicyResponse> {
-  return (await client.call('POST', '/admin/v0/policies', { kind: 'owner' }, { yaml }))
+  const body = approvals.length === 0 ? { yaml } : { yaml, approvals }
+  return (await client.call('POST', '/admin/v0/policies', { kind: 'owner' }, body))
     .body as ApplyPolicyResponse
+}
+
+/** Every version of a policy (without bodies), oldest first. */
+export async function policyHistory(
+  client: BrokerClient,
+  namespace: string,
+  name: string,
+): Promise<PolicyHistoryResponse> {
+  return (
+    await client.call(
+      'GET',
+      `/admin/v0/policies/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/history`,
+      { kind: 'owner' },
+    )
+  ).body as PolicyHistoryResponse
+}
+
+/** One version of a policy with its document as applied. */
+export async function policyVersion(
+  client: BrokerClient,
+  namespace: string,
+  name: string,
+  version: number,
+): Promise<PolicyVersionResponse> {
+  return (
+    await client.call(
+      'GET',
+      `/admin/v0/policies/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/versions/${version}`,
+      { kind: 'owner' },
+    )
+  ).body as PolicyVersionResponse
+}
+
+/** Revoke the client's own owner key, for good. */
+export async function revokeOwnKey(client: BrokerClient): Promise<{ owner: string }> {
+  const owner = client.ownerId ?? ''
+  return (await client.call('POST', '/admin/v0/owners/revoke', { kind: 'owner' }, { owner }))
+    .body as { owner: string }
+}
+
+/**
+ * The broker's audit log as an export (JSON lines) up to a checkpoint signed now; verify it with
+ * `verifyAuditExport` from `@subrosa/protocol` against the broker's JWKS.
+ */
+export async function exportAudit(client: BrokerClient): Promise<string> {
+  return (await client.call('GET', '/admin/v0/audit/export', { kind: 'owner' })).body as string
 }
 
 /**

@@ -25,6 +25,8 @@ export type CallResult = {
 }
 
 const MAX_RESPONSE = 4 << 20
+/** Audit exports (JSON lines) may be larger than any JSON answer. */
+const MAX_TEXT_RESPONSE = 256 << 20
 
 /**
  * HTTPS client for the broker with the broker CA pinned: no other CA is trusted, so a
@@ -64,7 +66,8 @@ export class BrokerClient {
   }
 
   /**
-   * Call the broker. Problem responses become {@link BrokerCallError} with the broker's code.
+   * Call the broker. JSON answers are parsed; JSON-lines answers (`application/x-ndjson`) come
+   * back as text. Problem responses become {@link BrokerCallError} with the broker's code.
    *
    * @throws SdkError `ERR_SDK_CONNECT`, `ERR_SDK_RESPONSE`, `ERR_SDK_CONFIG`; BrokerCallError.
    */
@@ -91,6 +94,8 @@ export class BrokerClient {
       headers.authorization = `${ADMIN_AUTH_SCHEME} ${proof}`
     }
     const { status, text, responseHeaders } = await this.#send(method, path, headers, payload)
+    const lines = String(responseHeaders['content-type'] ?? '').startsWith('application/x-ndjson')
+    if (status < 400 && lines) return { body: text, headers: responseHeaders }
     let json: unknown
     try {
       json = text === '' ? undefined : JSON.parse(text)
@@ -135,9 +140,14 @@ export class BrokerClient {
           (res) => {
             const chunks: Buffer[] = []
             let size = 0
+            const limit = String(res.headers['content-type'] ?? '').startsWith(
+              'application/x-ndjson',
+            )
+              ? MAX_TEXT_RESPONSE
+              : MAX_RESPONSE
             res.on('data', (chunk: Buffer) => {
               size += chunk.length
-              if (size > MAX_RESPONSE) {
+              if (size > limit) {
                 req.destroy()
                 reject(new SdkError('ERR_SDK_RESPONSE', 'Broker response is too large'))
               } else chunks.push(chunk)

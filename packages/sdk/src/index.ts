@@ -1,4 +1,15 @@
-export { applyPolicy, createKey, dryRun, fetchJwks, readAudit, whoami } from './admin.ts'
+export {
+  applyPolicy,
+  createKey,
+  dryRun,
+  exportAudit,
+  fetchJwks,
+  policyHistory,
+  policyVersion,
+  readAudit,
+  revokeOwnKey,
+  whoami,
+} from './admin.ts'
 export {
   BrokerClient,
   type BrokerConnection,

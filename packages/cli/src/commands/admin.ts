@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { applyPolicy, collateralWire, dryRun, readAudit } from '@subrosa/sdk'
-import { type Command, positionals, stringOption } from '../command.ts'
+import { type Command, listOption, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { renderTable } from '../output.ts'
@@ -12,19 +12,33 @@ export const policyApply: Command = {
   summary: 'Validate a policy document and apply it as a new version, signed with the owner key.',
   usage: '<policy.yaml> [options]',
   description:
-    'Validation errors name the path of each problem (e.g. workloads[0].accept[0].measurement).',
+    'Validation errors name the path of each problem (e.g. workloads[0].accept[0].measurement).\n' +
+    "The owners' threshold of the governing version (the current one; the new one for a creation)\n" +
+    'must approve: your signed request counts as one approval (unless the broker runs with\n' +
+    '--signed-policies-only), each --approval file (from subrosa policy sign) as another.',
   json: true,
-  options: OWNER_OPTIONS,
+  options: {
+    ...OWNER_OPTIONS,
+    approval: {
+      type: 'string',
+      value: 'file',
+      multiple: true,
+      description: 'An owner approval of this version (from subrosa policy sign)',
+    },
+  },
   async run(inv) {
     const [file = ''] = positionals(inv, this, ['policy.yaml'])
     const yaml = await readText(resolve(inv.io.cwd, file), 'the policy file')
+    const approvals: string[] = []
+    for (const f of listOption(inv, 'approval'))
+      approvals.push((await readText(resolve(inv.io.cwd, f), 'an approval (--approval)')).trim())
     const client = await brokerClient(inv, true)
     try {
-      const r = await applyPolicy(client, yaml)
+      const r = await applyPolicy(client, yaml, approvals)
       inv.io.out(
         inv.json
           ? JSON.stringify(r)
-          : `${r.created ? 'Applied' : 'Unchanged'} ${r.namespace}/${r.name} version ${r.version} (${r.hash})`,
+          : `${r.created ? 'Applied' : 'Unchanged'} ${r.namespace}/${r.name} version ${r.version} (${r.hash}), approved by ${r.approvedBy.length} owner(s)`,
       )
     } finally {
       client.close()

@@ -71,6 +71,11 @@ export const brokerStart: Command = {
       multiple: true,
       description: 'Trust this sim platform public key',
     },
+    'signed-policies-only': {
+      type: 'boolean',
+      description:
+        "Refuse policy changes that do not carry their owners' approvals (subrosa policy sign)",
+    },
     owner: {
       type: 'string',
       value: 'jwk-file',
@@ -113,6 +118,7 @@ export const brokerStart: Command = {
       port,
       ...(publicUrl === undefined ? {} : { publicUrl }),
       allowSim: inv.options['allow-sim'] === true,
+      signedPoliciesOnly: inv.options['signed-policies-only'] === true,
       simTrustedKeys: await jwks(listOption(inv, 'sim-trust')),
       owners: await jwks(listOption(inv, 'owner')),
       tokenTtlSeconds: ttl,

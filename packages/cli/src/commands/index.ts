@@ -1,8 +1,10 @@
 import type { Command } from '../command.ts'
 import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
+import { auditExport, auditVerify } from './audit.ts'
 import { brokerStart } from './broker.ts'
 import { demo } from './demo.ts'
+import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
@@ -14,8 +16,12 @@ export const COMMANDS: readonly Command[] = [
   demo,
   brokerStart,
   ownerKeygen,
+  ownerRevoke,
   simKeygen,
+  policySign,
   policyApply,
+  policyHistoryCommand,
+  policyDiff,
   policyDryRun,
   keyCreate,
   encrypt,
@@ -28,4 +34,6 @@ export const COMMANDS: readonly Command[] = [
   launch,
   attestVerify,
   audit,
+  auditExport,
+  auditVerify,
 ]
