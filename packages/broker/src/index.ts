@@ -8,4 +8,16 @@ export {
   HTTP_STATUS,
   statusOf,
 } from './errors.ts'
+export {
+  brokerIdOf,
+  encodeRecoveryShare,
+  parseRecoveryShare,
+  RECOVERY_SHARE_FORMAT,
+  type RecoveryOptions,
+  type RecoveryShare,
+  type RecoveryShareFile,
+  readRecoveryMetadata,
+  recoverBroker,
+  recoverRootKey,
+} from './recovery.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Clock, type RandomBytes, systemClock, systemRandom } from '@subrosa/core'
 import type { FastifyInstance } from 'fastify'
@@ -6,7 +6,9 @@ import type { JWK } from 'jose'
 import { buildBrokerApp } from './app.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
+import { BrokerError } from './errors.ts'
 import { registerOwner } from './owners.ts'
+import { type RecoveryOptions, type RecoveryShareFile, setUpRecovery } from './recovery.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
 import { openPgliteStore } from './store/store.ts'
 
@@ -19,6 +21,13 @@ export type StartBrokerOptions = {
   readonly dataDir?: string | undefined
   /** 32-byte key that seals the root key; the operator keeps it outside the data directory. */
   readonly unsealKey: Uint8Array
+  /** Optional 32-byte operator key-encryption key wrapping the sealed root key (ADR 0011). */
+  readonly kek?: Uint8Array | undefined
+  /**
+   * Split the root key into k-of-n custodian shares when the state has none yet; share files
+   * (mode 0600) go to `sharesDir` when given, and are returned in `recoveryShares`.
+   */
+  readonly recovery?: (RecoveryOptions & { readonly sharesDir?: string | undefined }) | undefined
   readonly host?: string
   readonly port?: number
   /** Public URL (token issuer); defaults to `https://<host>:<port>`. */
@@ -46,6 +55,8 @@ export type RunningBroker = {
   readonly jwks: { keys: JWK[] }
   readonly ownerIds: readonly string[]
   readonly initialized: boolean
+  /** Share files created by this start (empty when recovery was already set up or not asked). */
+  readonly recoveryShares: readonly (RecoveryShareFile & { readonly path?: string })[]
   readonly context: BrokerContext
   readonly app: FastifyInstance
   close(): Promise<void>
@@ -67,7 +78,41 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   )
   let app: FastifyInstance | undefined
   try {
-    const keys = await initOrUnseal(store.db, options.unsealKey, clock, random)
+    const keys = await initOrUnseal(store.db, options.unsealKey, clock, random, {
+      kek: options.kek,
+    })
+    const recoveryShares: (RecoveryShareFile & { path?: string })[] = []
+    if (options.recovery !== undefined) {
+      const sharesDir = options.recovery.sharesDir
+      await setUpRecovery(
+        store.db,
+        keys.rootKey,
+        options.recovery,
+        clock,
+        random,
+        async (files) => {
+          if (sharesDir !== undefined) await mkdir(sharesDir, { recursive: true, mode: 0o700 })
+          for (const file of files) {
+            if (sharesDir === undefined) {
+              recoveryShares.push(file)
+              continue
+            }
+            const path = join(sharesDir, file.fileName)
+            try {
+              await writeFile(path, file.text, { mode: 0o600, flag: 'wx' })
+              await chmod(path, 0o600)
+            } catch (cause) {
+              throw new BrokerError(
+                'ERR_BROKER_RECOVERY',
+                `Cannot create recovery share file ${path} (it must not exist yet)`,
+                { cause },
+              )
+            }
+            recoveryShares.push({ ...file, path })
+          }
+        },
+      )
+    }
     let issuer = options.publicUrl ?? ''
     const context: BrokerContext = {
       db: store.db,
@@ -107,6 +152,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       url,
       initialized: keys.initialized,
       allowSim: context.allowSim,
+      recoverySharesCreated: recoveryShares.length,
     })
     const running = app
     return {
@@ -115,6 +161,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       jwks: publicJwks(keys.signingKey),
       ownerIds,
       initialized: keys.initialized,
+      recoveryShares,
       context,
       app: running,
       close: async () => {
