@@ -2,6 +2,7 @@ import type { Command } from '../command.ts'
 import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
 import { brokerStart } from './broker.ts'
+import { brokerRecover } from './broker-recover.ts'
 import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
@@ -13,6 +14,7 @@ import { launch, run } from './workload.ts'
 export const COMMANDS: readonly Command[] = [
   demo,
   brokerStart,
+  brokerRecover,
   ownerKeygen,
   simKeygen,
   policyApply,
