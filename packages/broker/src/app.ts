@@ -6,6 +6,7 @@ import {
   type Problem,
   parseWire,
   problemType,
+  SELF_ATTESTATION_PATH,
 } from '@subrosa/protocol'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { listAudit, verifyAuditChain } from './audit.ts'
@@ -19,6 +20,7 @@ import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
 import { authenticateOwner } from './owners.ts'
 import { applyPolicy, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
+import { attestSelf } from './self-attestation.ts'
 import { publicJwks } from './state.ts'
 
 declare module 'fastify' {
@@ -76,6 +78,10 @@ export function buildBrokerApp(
     allowSim: ctx.allowSim,
     kbs: '0.1.1',
   }))
+
+  app.get<{ Querystring: { nonce?: string } }>(SELF_ATTESTATION_PATH, async (request) =>
+    attestSelf(ctx, request.query.nonce),
+  )
 
   // Workload API (Trustee KBS protocol).
   app.post('/kbs/v0/auth', async (request, reply) => {

@@ -9,6 +9,7 @@ import type { BrokerContext, LogEvent } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { registerOwner } from './owners.ts'
 import { type RecoveryOptions, type RecoveryShareFile, setUpRecovery } from './recovery.ts'
+import { prepareSelfAttestation, type SelfAttestationOptions } from './self-attestation.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
 import { openPgliteStore } from './store/store.ts'
 
@@ -28,6 +29,11 @@ export type StartBrokerOptions = {
    * (mode 0600) go to `sharesDir` when given, and are returned in `recoveryShares`.
    */
   readonly recovery?: (RecoveryOptions & { readonly sharesDir?: string | undefined }) | undefined
+  /**
+   * Serve `GET /v1/attestation/self` with sim evidence binding the TLS certificate and a client
+   * nonce. Without `platformKey`, a sim key is generated once and kept sealed in the state.
+   */
+  readonly selfAttestation?: SelfAttestationOptions | undefined
   readonly host?: string
   readonly port?: number
   /** Public URL (token issuer); defaults to `https://<host>:<port>`. */
@@ -53,6 +59,8 @@ export type RunningBroker = {
   /** PEM of the broker CA: clients pin it. */
   readonly caPem: string
   readonly jwks: { keys: JWK[] }
+  /** Public sim platform key of `GET /v1/attestation/self`, when enabled: clients pin it. */
+  readonly selfAttestationKey: JWK | undefined
   readonly ownerIds: readonly string[]
   readonly initialized: boolean
   /** Share files created by this start (empty when recovery was already set up or not asked). */
@@ -114,6 +122,19 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       )
     }
     let issuer = options.publicUrl ?? ''
+    const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
+    const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
+    const selfAttestation =
+      options.selfAttestation === undefined
+        ? undefined
+        : await prepareSelfAttestation(
+            store.db,
+            keys.rootKey,
+            options.selfAttestation,
+            tls.certPem,
+            BROKER_BUILD,
+            random,
+          )
     const context: BrokerContext = {
       db: store.db,
       keys,
@@ -129,11 +150,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       nonceTtlSeconds: options.nonceTtlSeconds ?? 120,
       build: BROKER_BUILD,
       log: options.log ?? (() => {}),
+      selfAttestation,
     }
     const ownerIds: string[] = []
     for (const jwk of options.owners ?? []) ownerIds.push(await registerOwner(context, jwk))
-    const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
-    const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
     app = buildBrokerApp(context, { key: tls.keyPem, cert: tls.certPem })
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()
@@ -159,6 +179,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       url,
       caPem: keys.ca.certPem,
       jwks: publicJwks(keys.signingKey),
+      selfAttestationKey: selfAttestation?.publicJwk,
       ownerIds,
       initialized: keys.initialized,
       recoveryShares,

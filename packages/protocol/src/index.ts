@@ -65,3 +65,12 @@ export {
   teePublicKeySchema,
 } from './kbs.ts'
 export { parseWire } from './parse.ts'
+export {
+  parseSelfAttestationNonce,
+  SELF_ATTESTATION_BINDING,
+  SELF_ATTESTATION_NONCE_BYTES,
+  SELF_ATTESTATION_PATH,
+  type SelfAttestationResponse,
+  selfAttestationReportData,
+  selfAttestationResponseSchema,
+} from './self-attestation.ts'

@@ -1,5 +1,11 @@
 export { applyPolicy, createKey, dryRun, fetchJwks, readAudit, whoami } from './admin.ts'
 export {
+  checkBrokerAttestation,
+  type FetchedBrokerAttestation,
+  fetchBrokerAttestation,
+  type VerifiedBrokerAttestation,
+} from './broker-attestation.ts'
+export {
   BrokerClient,
   type BrokerConnection,
   type CallAuth,

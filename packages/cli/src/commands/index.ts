@@ -3,6 +3,7 @@ import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
 import { brokerStart } from './broker.ts'
 import { brokerRecover } from './broker-recover.ts'
+import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   demo,
   brokerStart,
   brokerRecover,
+  brokerVerify,
   ownerKeygen,
   simKeygen,
   policyApply,
