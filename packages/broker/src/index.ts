@@ -16,8 +16,11 @@ export {
   type RecoveryOptions,
   type RecoveryShare,
   type RecoveryShareFile,
+  type RekeyOptions,
   readRecoveryMetadata,
   recoverBroker,
   recoverRootKey,
+  rekeyBroker,
+  rekeyRootKey,
 } from './recovery.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'

@@ -14,6 +14,7 @@ import {
   type RecoveryShare,
   readRecoveryMetadata,
   recoverBroker,
+  rekeyBroker,
 } from './recovery.ts'
 import { loadSecret } from './secrets.ts'
 import { type RunningBroker, startBroker } from './start.ts'
@@ -241,14 +242,45 @@ describe('operator key-encryption key', () => {
     }
   })
 
-  it('refuses a KEK for a state initialized without one', async () => {
+  it('refuses a KEK for a state without one; rekey rotates the unseal key and adds a KEK', async () => {
     const unsealKey = systemRandom(32)
     const dir = await mkdtemp(join(tmpdir(), 'subrosa-kek-'))
+    const runtime = { clock: systemClock, random: systemRandom }
     try {
-      await (await startBroker({ dataDir: dir, unsealKey })).close()
+      const first = await startBroker({ dataDir: dir, unsealKey })
+      const kid = first.jwks.keys[0]?.kid
+      await first.close()
       await assert.rejects(startBroker({ dataDir: dir, unsealKey, kek: systemRandom(32) }), {
         code: 'ERR_BROKER_KEK',
       })
+      const newUnsealKey = systemRandom(32)
+      const newKek = systemRandom(32)
+      await assert.rejects(
+        rekeyBroker({ dataDir: dir, unsealKey: systemRandom(32), newUnsealKey, ...runtime }),
+        { code: 'ERR_BROKER_UNSEAL' },
+      )
+      await assert.rejects(
+        rekeyBroker({ dataDir: dir, unsealKey, newUnsealKey: systemRandom(8), ...runtime }),
+        { code: 'ERR_BROKER_UNSEAL' },
+      )
+      assert.deepEqual(
+        await rekeyBroker({ dataDir: dir, unsealKey, newUnsealKey, newKek, ...runtime }),
+        { kek: true, kekChanged: true },
+      )
+      await assert.rejects(startBroker({ dataDir: dir, unsealKey, kek: newKek }), {
+        code: 'ERR_BROKER_UNSEAL',
+      })
+      await assert.rejects(startBroker({ dataDir: dir, unsealKey: newUnsealKey }), {
+        code: 'ERR_BROKER_KEK',
+      })
+      const second = await startBroker({ dataDir: dir, unsealKey: newUnsealKey, kek: newKek })
+      assert.equal(second.jwks.keys[0]?.kid, kid)
+      const audit = await listAudit(second.context.db, {})
+      assert.deepEqual(audit.find((e) => e.kind === 'broker.rekey')?.data, {
+        kek: true,
+        kekChanged: true,
+      })
+      await second.close()
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -58,7 +58,7 @@ async function ownerClient(dir: string): Promise<BrokerClient> {
   )
 }
 
-describe('subrosa broker start --recovery-threshold / broker recover', () => {
+describe('subrosa broker start --recovery-threshold / broker recover / broker rekey', () => {
   let dir: string
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'subrosa-cli-recover-'))
@@ -150,11 +150,39 @@ describe('subrosa broker start --recovery-threshold / broker recover', () => {
     assert.equal(result?.threshold, 2)
     assert.equal((await stat(join(dir, 'new.key'))).mode & 0o777, 0o600)
 
-    const second = await startBrokerProcess(dir, [
+    // Rotate the unseal key and the KEK; a wrong current key changes nothing.
+    const rekey = (args: string[]) => runInProcess(['broker', 'rekey', ...args, '--json'], dir)
+    const wrong = await rekey([
+      '--unseal-key-file',
+      'kek.key',
+      '--kek-file',
+      'kek.key',
+      '--new-unseal-key-file',
+      'newer.key',
+    ])
+    assert.equal(wrong.status, 1)
+    assert.match(wrong.stderr, /ERR_BROKER_UNSEAL/)
+    assert.equal(existsSync(join(dir, 'newer.key')), false)
+    const rotated = await rekey([
       '--unseal-key-file',
       'new.key',
       '--kek-file',
       'kek.key',
+      '--new-unseal-key-file',
+      'newer.key',
+      '--new-kek-file',
+      'newer-kek.key',
+    ])
+    assert.equal(rotated.status, 0, rotated.stderr)
+    assert.equal(lastJson(rotated.stdout)?.kekChanged, true)
+    for (const f of ['newer.key', 'newer-kek.key'])
+      assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600)
+
+    const second = await startBrokerProcess(dir, [
+      '--unseal-key-file',
+      'newer.key',
+      '--kek-file',
+      'newer-kek.key',
     ])
     try {
       const client = await ownerClient(dir)

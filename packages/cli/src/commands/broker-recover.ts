@@ -5,6 +5,7 @@ import {
   parseRecoveryShare,
   type RecoveryShareFile,
   recoverBroker,
+  rekeyBroker,
   type StartBrokerOptions,
 } from '@subrosa/broker'
 import { fromBase64, systemClock, systemRandom, toBase64 } from '@subrosa/core'
@@ -112,6 +113,110 @@ export function reportRecoveryShares(
   )
 }
 
+/** Read a key file, or create it (0600) with a fresh random key when it does not exist. */
+async function newKeyFile(
+  file: string,
+  what: string,
+): Promise<{ key: Uint8Array; created: boolean }> {
+  if (existsSync(file)) return { key: await readKeyFile(file, what), created: false }
+  const key = systemRandom(32)
+  await writePrivateFile(file, `${toBase64(key)}\n`)
+  return { key, created: true }
+}
+
+/** `subrosa broker rekey` */
+export const brokerRekey: Command = {
+  path: ['broker', 'rekey'],
+  summary: 'Rotate the unseal key (and optionally the KEK) of a stopped broker.',
+  usage: '--unseal-key-file <file> --new-unseal-key-file <file> [options]',
+  description:
+    'Opens the root key with the current unseal key (and --kek-file when the state has a KEK) and\n' +
+    're-seals it under the new unseal key and --new-kek-file (the current KEK stays when omitted;\n' +
+    'a state without a KEK gains one). New key files are created (0600) when they do not exist.\n' +
+    'The root key, every sealed value and every recovery share stay valid. Audited as broker.rekey.',
+  json: true,
+  options: {
+    'data-dir': {
+      type: 'string',
+      value: 'dir',
+      description: 'Data directory of the stopped broker',
+      default: '.subrosa',
+    },
+    'unseal-key-file': { type: 'string', value: 'file', description: 'Current unseal key' },
+    'kek-file': { type: 'string', value: 'file', description: 'Current key-encryption key' },
+    'new-unseal-key-file': {
+      type: 'string',
+      value: 'file',
+      description: 'New unseal key (base64, 32 bytes); created when absent',
+    },
+    'new-kek-file': {
+      type: 'string',
+      value: 'file',
+      description: 'New key-encryption key (base64, 32 bytes); created when absent',
+    },
+  },
+  async run(inv) {
+    const { cwd } = inv.io
+    const dataDir = resolve(cwd, stringOption(inv, 'data-dir') ?? '.subrosa')
+    const oldFile = stringOption(inv, 'unseal-key-file')
+    const newFile = stringOption(inv, 'new-unseal-key-file')
+    if (oldFile === undefined || newFile === undefined)
+      throw new CliError(
+        'ERR_CLI_USAGE',
+        '--unseal-key-file and --new-unseal-key-file are required',
+      )
+    const unsealKey = await readKeyFile(resolve(cwd, oldFile), 'the unseal key')
+    const kekFile = stringOption(inv, 'kek-file')
+    const kek =
+      kekFile === undefined
+        ? undefined
+        : await readKeyFile(resolve(cwd, kekFile), 'the key-encryption key')
+    const created: string[] = []
+    const make = async (file: string, what: string) => {
+      const made = await newKeyFile(file, what)
+      if (made.created) created.push(file)
+      return made.key
+    }
+    const keys: Uint8Array[] = [unsealKey, ...(kek === undefined ? [] : [kek])]
+    try {
+      const newUnsealKeyFile = resolve(cwd, newFile)
+      const newUnsealKey = await make(newUnsealKeyFile, 'the new unseal key')
+      keys.push(newUnsealKey)
+      const newKekOption = stringOption(inv, 'new-kek-file')
+      const newKekFile = newKekOption === undefined ? undefined : resolve(cwd, newKekOption)
+      const newKek =
+        newKekFile === undefined ? undefined : await make(newKekFile, 'the new key-encryption key')
+      if (newKek !== undefined) keys.push(newKek)
+      const result = await rekeyBroker({
+        dataDir,
+        unsealKey,
+        kek,
+        newUnsealKey,
+        newKek,
+        clock: systemClock,
+        random: systemRandom,
+      })
+      inv.io.out(
+        inv.json
+          ? JSON.stringify({
+              ok: true,
+              ...result,
+              unsealKeyFile: newUnsealKeyFile,
+              kekFile: newKekFile,
+            })
+          : `Re-sealed the root key under ${newUnsealKeyFile}${result.kek ? ` and ${result.kekChanged ? newKekFile : 'the current KEK'}` : ''}.\n` +
+              'The old unseal key no longer opens this broker; destroy it once the new one is stored safely.',
+      )
+      return 0
+    } catch (error) {
+      for (const file of created) await rm(file, { force: true })
+      throw error
+    } finally {
+      for (const k of keys) k.fill(0)
+    }
+  },
+}
+
 /** `subrosa broker recover` */
 export const brokerRecover: Command = {
   path: ['broker', 'recover'],
@@ -165,14 +270,7 @@ export const brokerRecover: Command = {
         ? undefined
         : await readKeyFile(resolve(cwd, kekFile), 'the key-encryption key')
     const keyFile = resolve(cwd, keyOption)
-    const created = !existsSync(keyFile)
-    let newUnsealKey: Uint8Array
-    if (created) {
-      newUnsealKey = systemRandom(32)
-      await writePrivateFile(keyFile, `${toBase64(newUnsealKey)}\n`)
-    } else {
-      newUnsealKey = await readKeyFile(keyFile, 'the new unseal key')
-    }
+    const { key: newUnsealKey, created } = await newKeyFile(keyFile, 'the new unseal key')
     try {
       const result = await recoverBroker({
         dataDir,

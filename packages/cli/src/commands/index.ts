@@ -2,7 +2,7 @@ import type { Command } from '../command.ts'
 import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
 import { brokerStart } from './broker.ts'
-import { brokerRecover } from './broker-recover.ts'
+import { brokerRecover, brokerRekey } from './broker-recover.ts'
 import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
@@ -16,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   demo,
   brokerStart,
   brokerRecover,
+  brokerRekey,
   brokerVerify,
   ownerKeygen,
   simKeygen,
