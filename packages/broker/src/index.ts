@@ -9,18 +9,18 @@ export {
   statusOf,
 } from './errors.ts'
 export {
+  type RecoveryOptions,
+  readRecoveryMetadata,
+  recoverBroker,
+  recoverRootKey,
+} from './recovery.ts'
+export {
   brokerIdOf,
   encodeRecoveryShare,
   parseRecoveryShare,
   RECOVERY_SHARE_FORMAT,
-  type RecoveryOptions,
   type RecoveryShare,
   type RecoveryShareFile,
-  type RekeyOptions,
-  readRecoveryMetadata,
-  recoverBroker,
-  recoverRootKey,
-  rekeyBroker,
-  rekeyRootKey,
-} from './recovery.ts'
+} from './recovery-share.ts'
+export { type RekeyOptions, rekeyBroker, rekeyRootKey } from './rekey.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'

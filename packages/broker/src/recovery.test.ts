@@ -8,14 +8,9 @@ import { generateOwnerKey, ownerKeyId } from '@subrosa/protocol'
 import { listAudit } from './audit.ts'
 import { createMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from './master-keys.ts'
 import { applyPolicy } from './policies.ts'
-import {
-  encodeRecoveryShare,
-  parseRecoveryShare,
-  type RecoveryShare,
-  readRecoveryMetadata,
-  recoverBroker,
-  rekeyBroker,
-} from './recovery.ts'
+import { readRecoveryMetadata, recoverBroker } from './recovery.ts'
+import { encodeRecoveryShare, parseRecoveryShare, type RecoveryShare } from './recovery-share.ts'
+import { rekeyBroker } from './rekey.ts'
 import { loadSecret } from './secrets.ts'
 import { type RunningBroker, startBroker } from './start.ts'
 import { testPolicyYaml } from './testing/policy-fixture.ts'

@@ -1,24 +1,20 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { timingSafeEqual } from 'node:crypto'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  type Clock,
-  canonicalJson,
-  fromBase64,
-  fromUtf8,
-  type RandomBytes,
-  toBase64,
-  toHex,
-  utf8,
-} from '@subrosa/core'
+import { type Clock, fromUtf8, type RandomBytes, utf8 } from '@subrosa/core'
 import { CryptoError, shamirCombine, shamirSplit } from '@subrosa/crypto'
 import { appendAudit } from './audit.ts'
 import { BrokerError } from './errors.ts'
-import { openRootKey, ROOT_CHECK, ROOT_KEK_LAYER, rootKeyCheck, rootKeyRows } from './state.ts'
-import { type Db, openPgliteStore } from './store/store.ts'
+import {
+  brokerIdOf,
+  encodeRecoveryShare,
+  type RecoveryShare,
+  type RecoveryShareFile,
+} from './recovery-share.ts'
+import { ROOT_CHECK, ROOT_KEK_LAYER, rootKeyCheck, rootKeyRows } from './state.ts'
+import { loadState, openDataDir, required, upsert } from './state-rows.ts'
+import type { Db } from './store/store.ts'
 
-/** `format` of a recovery share file. */
-export const RECOVERY_SHARE_FORMAT = 'subrosa-recovery-share/v1'
 const RECOVERY = 'recovery'
 const CA_CERT = 'ca-cert'
 const CUSTODIAN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
@@ -29,23 +25,6 @@ export type RecoveryOptions = {
   readonly custodians: readonly string[]
 }
 
-/** One custodian's share as parsed from its file. */
-export type RecoveryShare = {
-  readonly broker: string
-  readonly custodian: string
-  readonly threshold: number
-  readonly shares: number
-  readonly index: number
-  readonly bytes: Uint8Array
-}
-
-/** A share file to hand to its custodian: suggested file name and content (JSON text). */
-export type RecoveryShareFile = {
-  readonly custodian: string
-  readonly fileName: string
-  readonly text: string
-}
-
 /** What the broker keeps about recovery: no share bytes. */
 export type RecoveryMetadata = {
   readonly version: 1
@@ -54,58 +33,6 @@ export type RecoveryMetadata = {
   readonly shares: number
   readonly custodians: readonly string[]
   readonly createdAt: string
-}
-
-/** The broker id in share files: the first 16 bytes (hex) of SHA-256 over the CA certificate DER. */
-export function brokerIdOf(caCertPem: string): string {
-  const body = caCertPem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')
-  return createHash('sha256').update(Buffer.from(body, 'base64')).digest('hex').slice(0, 32)
-}
-
-/** Encode a share as its self-describing file (JSON with a checksum over every other field). */
-export function encodeRecoveryShare(share: RecoveryShare): string {
-  const fields = shareFields(share)
-  return `${JSON.stringify({ ...fields, checksum: checksum(fields) }, null, 2)}\n`
-}
-
-/**
- * Parse a share file and check its checksum, so a mistyped or corrupted share is named before
- * anything is combined.
- *
- * @throws BrokerError `ERR_BROKER_RECOVERY_SHARE`.
- */
-export function parseRecoveryShare(text: string, source = 'share'): RecoveryShare {
-  const bad = (why: string) =>
-    new BrokerError('ERR_BROKER_RECOVERY_SHARE', `Recovery share ${source}: ${why}`)
-  let doc: Record<string, unknown>
-  try {
-    doc = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    throw bad('not JSON')
-  }
-  if (typeof doc !== 'object' || doc === null || doc.format !== RECOVERY_SHARE_FORMAT)
-    throw bad(`not a ${RECOVERY_SHARE_FORMAT} file`)
-  const { broker, custodian, threshold, shares, index, share } = doc
-  if (typeof broker !== 'string' || typeof custodian !== 'string' || typeof share !== 'string')
-    throw bad('broker, custodian or share is missing')
-  const ints = [threshold, shares, index]
-  if (!ints.every((v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 255))
-    throw bad('threshold, shares and index must be integers in 1..255')
-  const bytes = fromBase64(share)
-  if (bytes === undefined || bytes.length !== 32) throw bad('share is not 32 bytes of base64')
-  const parsed: RecoveryShare = {
-    broker,
-    custodian,
-    threshold: threshold as number,
-    shares: shares as number,
-    index: index as number,
-    bytes,
-  }
-  const expected = utf8(checksum(shareFields(parsed)))
-  const given = utf8(typeof doc.checksum === 'string' ? doc.checksum : '')
-  if (given.length !== expected.length || !timingSafeEqual(given, expected))
-    throw bad('checksum mismatch (mistyped or corrupted share)')
-  return parsed
 }
 
 /**
@@ -174,6 +101,45 @@ export async function setUpRecovery(
     })
   })
   return { created: true, metadata, files }
+}
+
+/**
+ * {@link setUpRecovery} writing the share files into `sharesDir` (created 0700; files 0600, never
+ * overwritten), or only returning them when `sharesDir` is undefined.
+ *
+ * @throws BrokerError `ERR_BROKER_RECOVERY`, also when a share file already exists.
+ */
+export async function setUpRecoveryFiles(
+  db: Db,
+  rootKey: Uint8Array,
+  options: RecoveryOptions & { readonly sharesDir?: string | undefined },
+  clock: Clock,
+  random: RandomBytes,
+): Promise<(RecoveryShareFile & { readonly path?: string })[]> {
+  const out: (RecoveryShareFile & { path?: string })[] = []
+  const { sharesDir } = options
+  await setUpRecovery(db, rootKey, options, clock, random, async (files) => {
+    if (sharesDir !== undefined) await mkdir(sharesDir, { recursive: true, mode: 0o700 })
+    for (const file of files) {
+      if (sharesDir === undefined) {
+        out.push(file)
+        continue
+      }
+      const path = join(sharesDir, file.fileName)
+      try {
+        await writeFile(path, file.text, { mode: 0o600, flag: 'wx' })
+        await chmod(path, 0o600)
+      } catch (cause) {
+        throw new BrokerError(
+          'ERR_BROKER_RECOVERY',
+          `Cannot create recovery share file ${path} (it must not exist yet)`,
+          { cause },
+        )
+      }
+      out.push({ ...file, path })
+    }
+  })
+  return out
 }
 
 /** Options of {@link recoverRootKey}. */
@@ -284,87 +250,6 @@ export async function recoverBroker(
   }
 }
 
-/** Options of {@link rekeyRootKey}. */
-export type RekeyOptions = {
-  /** The current unseal key (and KEK, when the state has one). */
-  readonly unsealKey: Uint8Array
-  readonly kek?: Uint8Array | undefined
-  readonly newUnsealKey: Uint8Array
-  /** A new KEK; when absent the current one (if any) stays. Adds a KEK layer to a state without. */
-  readonly newKek?: Uint8Array | undefined
-  readonly clock: Clock
-  readonly random: RandomBytes
-}
-
-/**
- * Rotate the unseal key (and optionally the KEK) of a stopped broker: open the root key with
- * the current keys and re-seal it under the new ones, audited as `broker.rekey`. The root key
- * itself, and so every sealed value and every recovery share, stays as it is.
- *
- * @throws BrokerError `ERR_BROKER_UNSEAL`, `ERR_BROKER_KEK`, `ERR_BROKER_STATE`.
- */
-export async function rekeyRootKey(
-  db: Db,
-  options: RekeyOptions,
-): Promise<{ kek: boolean; kekChanged: boolean }> {
-  for (const [key, what, code] of [
-    [options.unsealKey, 'unseal key', 'ERR_BROKER_UNSEAL'],
-    [options.newUnsealKey, 'new unseal key', 'ERR_BROKER_UNSEAL'],
-    [options.kek, 'key-encryption key', 'ERR_BROKER_KEK'],
-    [options.newKek, 'new key-encryption key', 'ERR_BROKER_KEK'],
-  ] as const) {
-    if (key !== undefined && key.length !== 32)
-      throw new BrokerError(code, `The ${what} must be 32 bytes`)
-  }
-  const state = await loadState(db)
-  const rootKey = openRootKey(
-    required(state, 'root-key'),
-    options.unsealKey,
-    options.kek,
-    state.has(ROOT_KEK_LAYER),
-  )
-  try {
-    const kek = options.newKek ?? options.kek
-    await db.transaction(async (tx) => {
-      for (const row of rootKeyRows(rootKey, options.newUnsealKey, kek, options.random)) {
-        if (row.value === undefined)
-          await tx.query('DELETE FROM broker_state WHERE name = $1', [row.name])
-        else await upsert(tx, row.name, row.value)
-      }
-      await appendAudit(tx, options.clock, {
-        kind: 'broker.rekey',
-        data: { kek: kek !== undefined, kekChanged: options.newKek !== undefined },
-      })
-    })
-    return { kek: kek !== undefined, kekChanged: options.newKek !== undefined }
-  } finally {
-    rootKey.fill(0)
-  }
-}
-
-/**
- * {@link rekeyRootKey} on the embedded store of a (stopped) broker's data directory.
- *
- * @throws as {@link rekeyRootKey}; `ERR_BROKER_STATE` when the directory holds no broker.
- */
-export async function rekeyBroker(
-  options: RekeyOptions & { readonly dataDir: string },
-): Promise<{ kek: boolean; kekChanged: boolean }> {
-  const store = await openDataDir(options.dataDir)
-  try {
-    return await rekeyRootKey(store.db, options)
-  } finally {
-    await store.close()
-  }
-}
-
-async function openDataDir(dataDir: string) {
-  const pgdata = join(dataDir, 'pgdata')
-  if (!existsSync(pgdata))
-    throw new BrokerError('ERR_BROKER_STATE', `${dataDir} holds no broker state`)
-  return openPgliteStore(pgdata)
-}
-
 /** The recovery metadata of a state, if recovery is set up. */
 export async function readRecoveryMetadata(db: Db): Promise<RecoveryMetadata | undefined> {
   const stored = (await loadState(db)).get(RECOVERY)
@@ -383,52 +268,12 @@ function checkOptions({ threshold, custodians }: RecoveryOptions): void {
   if (new Set(custodians).size !== custodians.length) throw bad('custodian names repeat')
 }
 
-function shareFields(share: RecoveryShare) {
-  return {
-    format: RECOVERY_SHARE_FORMAT,
-    broker: share.broker,
-    custodian: share.custodian,
-    threshold: share.threshold,
-    shares: share.shares,
-    index: share.index,
-    share: toBase64(share.bytes),
-  }
-}
-
-/** First 8 bytes (hex) of SHA-256 over the canonical JSON of the other fields. */
-function checksum(fields: ReturnType<typeof shareFields>): string {
-  return toHex(new Uint8Array(createHash('sha256').update(canonicalJson(fields)).digest())).slice(
-    0,
-    16,
-  )
-}
-
 function parseMetadata(value: Uint8Array): RecoveryMetadata {
   try {
     const m = JSON.parse(fromUtf8(value)) as RecoveryMetadata
     if (m.version === 1 && Array.isArray(m.custodians) && Number.isInteger(m.threshold)) return m
   } catch {}
   throw new BrokerError('ERR_BROKER_STATE', 'The recovery metadata in the broker state is invalid')
-}
-
-async function loadState(db: Db): Promise<Map<string, Uint8Array>> {
-  const rows = (
-    await db.query<{ name: string; value: Uint8Array }>('SELECT name, value FROM broker_state')
-  ).rows
-  return new Map(rows.map((r) => [r.name, new Uint8Array(r.value)]))
-}
-
-function required(state: Map<string, Uint8Array>, name: string): Uint8Array {
-  const value = state.get(name)
-  if (value === undefined) throw new BrokerError('ERR_BROKER_STATE', `Broker state lacks ${name}`)
-  return value
-}
-
-async function upsert(db: Db, name: string, value: Uint8Array): Promise<void> {
-  await db.query(
-    'INSERT INTO broker_state (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value',
-    [name, value],
-  )
 }
 
 function fail(why: string): BrokerError {

@@ -13,7 +13,7 @@ import {
   type SelfAttestationResponse,
   selfAttestationReportData,
 } from '@subrosa/protocol'
-import { calculateJwkThumbprint, type JWK } from 'jose'
+import type { JWK } from 'jose'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import type { Db } from './store/store.ts'
@@ -119,11 +119,6 @@ export async function attestSelf(
     platformKey: self.publicJwk as Record<string, unknown>,
     build: ctx.build,
   }
-}
-
-/** RFC 7638 thumbprint of the self-attestation platform key, for operators to publish. */
-export function selfAttestationKeyId(self: SelfAttestation): Promise<string> {
-  return calculateJwkThumbprint(self.publicJwk)
 }
 
 function pemToDer(pem: string): Uint8Array {

@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Clock, type RandomBytes, systemClock, systemRandom } from '@subrosa/core'
 import type { FastifyInstance } from 'fastify'
@@ -6,9 +6,9 @@ import type { JWK } from 'jose'
 import { buildBrokerApp } from './app.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
-import { BrokerError } from './errors.ts'
 import { registerOwner } from './owners.ts'
-import { type RecoveryOptions, type RecoveryShareFile, setUpRecovery } from './recovery.ts'
+import { type RecoveryOptions, setUpRecoveryFiles } from './recovery.ts'
+import type { RecoveryShareFile } from './recovery-share.ts'
 import { prepareSelfAttestation, type SelfAttestationOptions } from './self-attestation.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
 import { openPgliteStore } from './store/store.ts'
@@ -89,38 +89,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const keys = await initOrUnseal(store.db, options.unsealKey, clock, random, {
       kek: options.kek,
     })
-    const recoveryShares: (RecoveryShareFile & { path?: string })[] = []
-    if (options.recovery !== undefined) {
-      const sharesDir = options.recovery.sharesDir
-      await setUpRecovery(
-        store.db,
-        keys.rootKey,
-        options.recovery,
-        clock,
-        random,
-        async (files) => {
-          if (sharesDir !== undefined) await mkdir(sharesDir, { recursive: true, mode: 0o700 })
-          for (const file of files) {
-            if (sharesDir === undefined) {
-              recoveryShares.push(file)
-              continue
-            }
-            const path = join(sharesDir, file.fileName)
-            try {
-              await writeFile(path, file.text, { mode: 0o600, flag: 'wx' })
-              await chmod(path, 0o600)
-            } catch (cause) {
-              throw new BrokerError(
-                'ERR_BROKER_RECOVERY',
-                `Cannot create recovery share file ${path} (it must not exist yet)`,
-                { cause },
-              )
-            }
-            recoveryShares.push({ ...file, path })
-          }
-        },
-      )
-    }
+    const recoveryShares =
+      options.recovery === undefined
+        ? []
+        : await setUpRecoveryFiles(store.db, keys.rootKey, options.recovery, clock, random)
     let issuer = options.publicUrl ?? ''
     const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
     const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
