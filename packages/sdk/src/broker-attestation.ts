@@ -9,7 +9,7 @@ import {
   selfAttestationReportData,
   selfAttestationResponseSchema,
 } from '@subrosa/protocol'
-import { calculateJwkThumbprint, type JWK } from 'jose'
+import type { JWK } from 'jose'
 import type { BrokerConnection } from './client.ts'
 import { BrokerCallError, SdkError } from './errors.ts'
 
@@ -176,10 +176,7 @@ export async function checkBrokerAttestation(
     tee: verdict.claims.tee,
     insecure: verdict.claims.tee === 'sim',
     measurement: typeof claims.measurement === 'string' ? claims.measurement : '',
-    platformKey:
-      typeof claims.platformKey === 'string'
-        ? claims.platformKey
-        : await calculateJwkThumbprint((trustedKeys[0] ?? {}) as JWK),
+    platformKey: typeof claims.platformKey === 'string' ? claims.platformKey : '',
     platformKeyPinned: pinned,
     certificateSha256: toHex(peerHash),
     nonce: body.nonce,

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, get, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateSimPlatformKey } from '@subrosa/attest'
-import { type RunningBroker, startBroker } from '@subrosa/broker'
+import { issueServerCertificate, type RunningBroker, startBroker } from '@subrosa/broker'
 import { systemRandom } from '@subrosa/core'
 import { checkBrokerAttestation, fetchBrokerAttestation } from '@subrosa/sdk'
 import { lastJson } from '../child.ts'
@@ -79,6 +81,44 @@ describe('subrosa broker verify (self-attestation over loopback TLS)', () => {
       const res = await verify([...args, '--json'])
       assert.equal(res.status, 1, args.join(' '))
       assert.equal((lastJson(res.stdout)?.error as { code?: string } | undefined)?.code, code)
+    }
+  })
+
+  it('refuses a relay that holds another certificate from the same CA, over real TLS', async () => {
+    // Anyone with a certificate from the broker CA (a workload, a stolen replica cert) can
+    // terminate TLS for 127.0.0.1 and pass the broker's genuine answer through.
+    const tls = await issueServerCertificate(
+      a.context.keys.ca,
+      ['127.0.0.1'],
+      new Date(),
+      systemRandom(16),
+    )
+    const relay: Server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
+      get(new URL(req.url ?? '/', a.url), { ca: a.caPem }, (upstream) => {
+        res.writeHead(upstream.statusCode ?? 502, { 'content-type': 'application/json' })
+        upstream.pipe(res)
+      })
+    })
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r))
+    try {
+      const url = `https://127.0.0.1:${(relay.address() as AddressInfo).port}`
+      const res = await verify([
+        '--url',
+        url,
+        '--ca',
+        'a.pem',
+        '--sim-trust',
+        'a.pub.jwk',
+        '--json',
+      ])
+      assert.equal(res.status, 1, res.stdout)
+      assert.equal(
+        (lastJson(res.stdout)?.error as { code?: string } | undefined)?.code,
+        'ERR_SDK_ATTESTATION_CERTIFICATE',
+      )
+    } finally {
+      relay.closeAllConnections()
+      await new Promise((r) => relay.close(r))
     }
   })
 
