@@ -7,6 +7,7 @@ import {
   parseWire,
   problemType,
   revokeOwnerRequestSchema,
+  SELF_ATTESTATION_PATH,
 } from '@subrosa/protocol'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { listAudit } from './audit.ts'
@@ -21,6 +22,7 @@ import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
 import { authenticateOwner, revokeOwner } from './owners.ts'
 import { applyPolicy, policyHistory, policyVersion, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
+import { attestSelf } from './self-attestation.ts'
 import { publicJwks } from './state.ts'
 
 declare module 'fastify' {
@@ -78,6 +80,10 @@ export function buildBrokerApp(
     allowSim: ctx.allowSim,
     kbs: '0.1.1',
   }))
+
+  app.get<{ Querystring: { nonce?: string } }>(SELF_ATTESTATION_PATH, async (request) =>
+    attestSelf(ctx, request.query.nonce),
+  )
 
   // Workload API (Trustee KBS protocol).
   app.post('/kbs/v0/auth', async (request, reply) => {

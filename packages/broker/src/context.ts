@@ -1,6 +1,7 @@
 import type { VerifyEvidenceOptions } from '@subrosa/attest'
 import type { Clock, RandomBytes } from '@subrosa/core'
 import type { JWK } from 'jose'
+import type { SelfAttestation } from './self-attestation.ts'
 import type { BrokerKeys } from './state.ts'
 import type { Db } from './store/store.ts'
 
@@ -28,4 +29,6 @@ export type BrokerContext = {
   /** Version string reported in tokens (`ear.verifier-id.build`). */
   readonly build: string
   readonly log: (event: LogEvent) => void
+  /** The broker's own (sim) evidence source for `GET /v1/attestation/self`; off when undefined. */
+  readonly selfAttestation?: SelfAttestation | undefined
 }

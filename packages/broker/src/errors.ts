@@ -6,6 +6,12 @@ export const BROKER_ERRORS = {
     'The unseal key does not open this broker state (wrong key or corrupted state).',
   ERR_BROKER_STATE:
     'The broker data directory is missing, incomplete or from an unknown schema version.',
+  ERR_BROKER_KEK:
+    'The key-encryption key is missing, wrong, not 32 bytes, or given for a state that has none.',
+  ERR_BROKER_RECOVERY:
+    'Root key recovery failed: too few or mismatched shares, a wrong reconstruction, or no recovery set up; nothing was changed.',
+  ERR_BROKER_RECOVERY_SHARE:
+    'A recovery share file is malformed or fails its checksum (mistyped or corrupted).',
   ERR_BROKER_UNAUTHENTICATED: 'The request carries no credentials where credentials are required.',
   ERR_BROKER_FORBIDDEN: 'The caller is authenticated but not allowed to do this.',
   ERR_BROKER_NOT_FOUND: 'The named policy, workload, key or secret does not exist.',

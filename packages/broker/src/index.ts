@@ -1,5 +1,6 @@
 export { buildBrokerApp } from './app.ts'
 export { verifyAuditChain } from './audit.ts'
+export { type CaMaterial, issueServerCertificate, type ServerCredentials } from './ca.ts'
 export type { BrokerContext, LogEvent } from './context.ts'
 export {
   BROKER_ERRORS,
@@ -8,4 +9,19 @@ export {
   HTTP_STATUS,
   statusOf,
 } from './errors.ts'
+export {
+  type RecoveryOptions,
+  readRecoveryMetadata,
+  recoverBroker,
+  recoverRootKey,
+} from './recovery.ts'
+export {
+  brokerIdOf,
+  encodeRecoveryShare,
+  parseRecoveryShare,
+  RECOVERY_SHARE_FORMAT,
+  type RecoveryShare,
+  type RecoveryShareFile,
+} from './recovery-share.ts'
+export { type RekeyOptions, rekeyBroker, rekeyRootKey } from './rekey.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'

@@ -14,6 +14,9 @@ import { createAuditCheckpoint } from './audit-checkpoints.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
 import { registerOwner } from './owners.ts'
+import { type RecoveryOptions, setUpRecoveryFiles } from './recovery.ts'
+import type { RecoveryShareFile } from './recovery-share.ts'
+import { prepareSelfAttestation, type SelfAttestationOptions } from './self-attestation.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
 import { openPgliteStore } from './store/store.ts'
 
@@ -26,6 +29,18 @@ export type StartBrokerOptions = {
   readonly dataDir?: string | undefined
   /** 32-byte key that seals the root key; the operator keeps it outside the data directory. */
   readonly unsealKey: Uint8Array
+  /** Optional 32-byte operator key-encryption key wrapping the sealed root key (ADR 0011). */
+  readonly kek?: Uint8Array | undefined
+  /**
+   * Split the root key into k-of-n custodian shares when the state has none yet; share files
+   * (mode 0600) go to `sharesDir` when given, and are returned in `recoveryShares`.
+   */
+  readonly recovery?: (RecoveryOptions & { readonly sharesDir?: string | undefined }) | undefined
+  /**
+   * Serve `GET /v1/attestation/self` with sim evidence binding the TLS certificate and a client
+   * nonce. Without `platformKey`, a sim key is generated once and kept sealed in the state.
+   */
+  readonly selfAttestation?: SelfAttestationOptions | undefined
   readonly host?: string
   readonly port?: number
   /** Public URL (token issuer); defaults to `https://<host>:<port>`. */
@@ -55,8 +70,12 @@ export type RunningBroker = {
   /** PEM of the broker CA: clients pin it. */
   readonly caPem: string
   readonly jwks: { keys: JWK[] }
+  /** Public sim platform key of `GET /v1/attestation/self`, when enabled: clients pin it. */
+  readonly selfAttestationKey: JWK | undefined
   readonly ownerIds: readonly string[]
   readonly initialized: boolean
+  /** Share files created by this start (empty when recovery was already set up or not asked). */
+  readonly recoveryShares: readonly (RecoveryShareFile & { readonly path?: string })[]
   readonly context: BrokerContext
   readonly app: FastifyInstance
   close(): Promise<void>
@@ -78,8 +97,27 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   )
   let app: FastifyInstance | undefined
   try {
-    const keys = await initOrUnseal(store.db, options.unsealKey, clock, random)
+    const keys = await initOrUnseal(store.db, options.unsealKey, clock, random, {
+      kek: options.kek,
+    })
+    const recoveryShares =
+      options.recovery === undefined
+        ? []
+        : await setUpRecoveryFiles(store.db, keys.rootKey, options.recovery, clock, random)
     let issuer = options.publicUrl ?? ''
+    const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
+    const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
+    const selfAttestation =
+      options.selfAttestation === undefined
+        ? undefined
+        : await prepareSelfAttestation(
+            store.db,
+            keys.rootKey,
+            options.selfAttestation,
+            tls.certPem,
+            BROKER_BUILD,
+            random,
+          )
     const context: BrokerContext = {
       db: store.db,
       keys,
@@ -96,11 +134,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       nonceTtlSeconds: options.nonceTtlSeconds ?? 120,
       build: BROKER_BUILD,
       log: options.log ?? (() => {}),
+      selfAttestation,
     }
     const ownerIds: string[] = []
     for (const jwk of options.owners ?? []) ownerIds.push(await registerOwner(context, jwk))
-    const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
-    const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
     app = buildBrokerApp(context, { key: tls.keyPem, cert: tls.certPem })
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()
@@ -132,14 +169,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       url,
       initialized: keys.initialized,
       allowSim: context.allowSim,
+      recoverySharesCreated: recoveryShares.length,
     })
     const running = app
     return {
       url,
       caPem: keys.ca.certPem,
       jwks: publicJwks(keys.signingKey),
+      selfAttestationKey: selfAttestation?.publicJwk,
       ownerIds,
       initialized: keys.initialized,
+      recoveryShares,
       context,
       app: running,
       close: async () => {

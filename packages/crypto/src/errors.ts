@@ -9,6 +9,10 @@ export const CRYPTO_ERRORS = {
     'A wrapped key is not nonce|ciphertext|tag (or not valid base64 where base64 is expected).',
   ERR_CRYPTO_SEALED_MALFORMED: 'A sealed secret is too short or has an unknown version byte.',
   ERR_CRYPTO_UNKNOWN_MASTER_KEY: 'The KMS holds no master key with the requested id.',
+  ERR_CRYPTO_SHAMIR_PARAMS:
+    'Shamir split parameters are invalid: empty secret, or not 1 <= k <= n <= 255.',
+  ERR_CRYPTO_SHAMIR_SHARE:
+    'Shamir shares cannot be combined: none given, an index outside 1..255, a repeated index, or different lengths.',
   ERR_PARQUET_MALFORMED: 'A Parquet file or one of its Thrift structures is invalid.',
   ERR_PARQUET_TRUNCATED: 'A Parquet file ends before its structures do (truncated file).',
   ERR_PARQUET_NOT_ENCRYPTED: 'A plaintext Parquet file was given where an encrypted one is needed.',

@@ -53,4 +53,5 @@ export {
 export type { ColumnInfo } from './parquet/metadata.ts'
 export type { PmeAlgorithm } from './parquet/modules.ts'
 export { openSecret, sealSecret } from './seal.ts'
+export { type ShamirShare, shamirCombine, shamirSplit } from './shamir.ts'
 export { localUnwrap, localWrap, unwrapKey, wrapKey } from './wrap.ts'

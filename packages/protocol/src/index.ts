@@ -94,3 +94,12 @@ export {
   signPolicyApproval,
   verifyPolicyApproval,
 } from './policy-approval.ts'
+export {
+  parseSelfAttestationNonce,
+  SELF_ATTESTATION_BINDING,
+  SELF_ATTESTATION_NONCE_BYTES,
+  SELF_ATTESTATION_PATH,
+  type SelfAttestationResponse,
+  selfAttestationReportData,
+  selfAttestationResponseSchema,
+} from './self-attestation.ts'

@@ -7,6 +7,11 @@ export const SDK_ERRORS = {
   ERR_SDK_RESPONSE: 'The broker answered with something that is not the expected JSON.',
   ERR_SDK_CONFIG:
     'Client configuration (broker URL, CA file, owner key file) is missing or invalid.',
+  ERR_SDK_ATTESTATION_NONCE: 'The broker answered its self-attestation for another nonce.',
+  ERR_SDK_ATTESTATION_CERTIFICATE:
+    "The broker's self-attestation binds another TLS certificate than the connection presented.",
+  ERR_SDK_ATTESTATION_BINDING:
+    "The broker's evidence report data does not bind its TLS certificate and the nonce.",
 } as const
 
 export type SdkErrorCode = keyof typeof SDK_ERRORS

@@ -11,6 +11,12 @@ export {
   whoami,
 } from './admin.ts'
 export {
+  checkBrokerAttestation,
+  type FetchedBrokerAttestation,
+  fetchBrokerAttestation,
+  type VerifiedBrokerAttestation,
+} from './broker-attestation.ts'
+export {
   BrokerClient,
   type BrokerConnection,
   type CallAuth,

@@ -8,6 +8,12 @@ import { type Command, listOption, stringOption } from '../command.ts'
 import { readJson, writePrivateFile } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { brokerVerification, VERIFICATION_OPTIONS } from '../verification.ts'
+import { RECOVERY_OPTIONS, recoveryOptions, reportRecoveryShares } from './broker-recover.ts'
+import {
+  publishSelfAttestationKey,
+  SELF_ATTESTATION_OPTIONS,
+  selfAttestationOption,
+} from './broker-verify.ts'
 
 async function unsealKey(
   file: string,
@@ -89,6 +95,8 @@ export const brokerStart: Command = {
       default: '1800',
     },
     ...VERIFICATION_OPTIONS,
+    ...RECOVERY_OPTIONS,
+    ...SELF_ATTESTATION_OPTIONS,
   },
   async run(inv) {
     const { cwd, env } = inv.io
@@ -101,6 +109,8 @@ export const brokerStart: Command = {
     )
     // Bad verification settings fail before anything is created.
     const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
+    const protection = await recoveryOptions(inv)
+    const selfAttestation = await selfAttestationOption(inv)
     const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
     const jwks = async (names: string[]) =>
       Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
@@ -123,9 +133,14 @@ export const brokerStart: Command = {
       owners: await jwks(listOption(inv, 'owner')),
       tokenTtlSeconds: ttl,
       verification,
+      ...protection,
+      ...selfAttestation,
       log: (event) => inv.io.out(JSON.stringify({ at: new Date().toISOString(), ...event })),
     })
     key.fill(0)
+    protection.kek?.fill(0)
+    reportRecoveryShares(inv, broker.recoveryShares)
+    await publishSelfAttestationKey(dataDir, broker.selfAttestationKey)
     if (broker.context.allowSim)
       inv.io.err(
         'WARNING: --allow-sim: the sim TEE is INSECURE (no hardware protection). Development only.\n',

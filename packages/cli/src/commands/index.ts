@@ -3,6 +3,8 @@ import { audit, policyApply, policyDryRun } from './admin.ts'
 import { attestVerify } from './attest.ts'
 import { auditExport, auditVerify } from './audit.ts'
 import { brokerStart } from './broker.ts'
+import { brokerRecover, brokerRekey } from './broker-recover.ts'
+import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
@@ -15,6 +17,9 @@ import { launch, run } from './workload.ts'
 export const COMMANDS: readonly Command[] = [
   demo,
   brokerStart,
+  brokerRecover,
+  brokerRekey,
+  brokerVerify,
   ownerKeygen,
   ownerRevoke,
   simKeygen,
