@@ -67,6 +67,7 @@ export async function applyPolicy(
     namespace,
     data: { policy: name, version, hash, by: ownerId, secretsGenerated: generated },
   })
+  ctx.log({ event: 'policy-change', namespace, policy: name, version })
   return { namespace, name, version, hash, created: true }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { startBroker } from '@subrosa/broker'
+import { createLogger, parseRateLimit, startBroker } from '@subrosa/broker'
 import { fromBase64, systemRandom, toBase64 } from '@subrosa/core'
 import type { JWK } from 'jose'
 import { type Command, listOption, stringOption } from '../command.ts'
@@ -39,7 +39,10 @@ export const brokerStart: Command = {
     'is written to <data-dir>/ca.pem for clients to pin, and the URL to <data-dir>/broker.json. Logs are JSON\n' +
     'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.\n' +
     'Hardware evidence (SGX, TDX, SEV-SNP) needs collateral: files (--collateral, looked up first), then\n' +
-    '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.',
+    '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.\n' +
+    'Operations: GET /healthz, /readyz, /metrics (Prometheus), /openapi.json. On SIGTERM/SIGINT the broker\n' +
+    'drains (/readyz 503), waits --drain-delay, stops accepting, lets in-flight requests finish within\n' +
+    '--shutdown-timeout, closes the store and exits 0. Rate limits are per replica, in memory.',
   json: false,
   options: {
     'data-dir': {
@@ -83,6 +86,36 @@ export const brokerStart: Command = {
       description: 'Lifetime of attestation tokens',
       default: '1800',
     },
+    'rate-limit': {
+      type: 'string',
+      value: 'n/s',
+      description:
+        'Requests per client IP: <n>/s or <n>/min, optionally ",burst=<n>" (health and metrics exempt)',
+      default: 'off',
+    },
+    'owner-rate-limit': {
+      type: 'string',
+      value: 'n/s',
+      description: 'Admin and owner KMS calls per authenticated owner, same syntax',
+      default: 'off',
+    },
+    'admin-client-ca': {
+      type: 'string',
+      value: 'pem-file',
+      description: '/admin/* also requires a TLS client certificate issued by this CA',
+    },
+    'drain-delay': {
+      type: 'string',
+      value: 'seconds',
+      description: 'On SIGTERM, answer /readyz 503 this long before closing the listener',
+      default: '0',
+    },
+    'shutdown-timeout': {
+      type: 'string',
+      value: 'seconds',
+      description: 'On SIGTERM, how long in-flight requests may take before connections are cut',
+      default: '10',
+    },
     ...VERIFICATION_OPTIONS,
   },
   async run(inv) {
@@ -105,6 +138,19 @@ export const brokerStart: Command = {
       throw new CliError('ERR_CLI_USAGE', '--port must be 0..65535')
     if (!Number.isInteger(ttl) || ttl < 30)
       throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
+    const drainDelay = Number(stringOption(inv, 'drain-delay'))
+    const shutdownTimeout = Number(stringOption(inv, 'shutdown-timeout'))
+    if (!(drainDelay >= 0 && drainDelay <= 3600))
+      throw new CliError('ERR_CLI_USAGE', '--drain-delay must be 0..3600 seconds')
+    if (!(shutdownTimeout >= 0 && shutdownTimeout <= 3600))
+      throw new CliError('ERR_CLI_USAGE', '--shutdown-timeout must be 0..3600 seconds')
+    const rateLimit = parseRateLimit(stringOption(inv, 'rate-limit') ?? 'off')
+    const ownerRateLimit = parseRateLimit(stringOption(inv, 'owner-rate-limit') ?? 'off')
+    const adminCa = stringOption(inv, 'admin-client-ca')
+    const adminClientCaPem =
+      adminCa === undefined ? undefined : await readFile(resolve(cwd, adminCa), 'utf8')
+    if (adminClientCaPem !== undefined && !adminClientCaPem.includes('BEGIN CERTIFICATE'))
+      throw new CliError('ERR_CLI_FILE', `${adminCa} holds no PEM certificate`)
     const publicUrl = stringOption(inv, 'public-url')
     const broker = await startBroker({
       dataDir,
@@ -117,7 +163,10 @@ export const brokerStart: Command = {
       owners: await jwks(listOption(inv, 'owner')),
       tokenTtlSeconds: ttl,
       verification,
-      log: (event) => inv.io.out(JSON.stringify({ at: new Date().toISOString(), ...event })),
+      rateLimit,
+      ownerRateLimit,
+      adminClientCaPem,
+      log: createLogger({ write: (line) => inv.io.out(line) }),
     })
     key.fill(0)
     if (broker.context.allowSim)
@@ -129,7 +178,7 @@ export const brokerStart: Command = {
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })
-    await broker.close()
+    await broker.shutdown({ drainDelayMs: drainDelay * 1000, graceMs: shutdownTimeout * 1000 })
     return 0
   },
 }
