@@ -113,6 +113,11 @@ export function installOperations(
       checkClientCertificate(request)
   })
 
+  // In-flight requests that finish while closing end their connection, so the server can close.
+  app.addHook('onSend', async (_request, reply) => {
+    if (ops.closing) reply.header('connection', 'close')
+  })
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000)

@@ -127,17 +127,7 @@ export const brokerStart: Command = {
         env.SUBROSA_UNSEAL_KEY_FILE ??
         `${dataDir}.unseal.key`,
     )
-    // Bad verification settings fail before anything is created.
-    const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
-    const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
-    const jwks = async (names: string[]) =>
-      Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
-    const port = Number(stringOption(inv, 'port'))
-    const ttl = Number(stringOption(inv, 'token-ttl'))
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new CliError('ERR_CLI_USAGE', '--port must be 0..65535')
-    if (!Number.isInteger(ttl) || ttl < 30)
-      throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
+    // Bad operational and verification settings fail before anything is created.
     const drainDelay = Number(stringOption(inv, 'drain-delay'))
     const shutdownTimeout = Number(stringOption(inv, 'shutdown-timeout'))
     if (!(drainDelay >= 0 && drainDelay <= 3600))
@@ -148,9 +138,23 @@ export const brokerStart: Command = {
     const ownerRateLimit = parseRateLimit(stringOption(inv, 'owner-rate-limit') ?? 'off')
     const adminCa = stringOption(inv, 'admin-client-ca')
     const adminClientCaPem =
-      adminCa === undefined ? undefined : await readFile(resolve(cwd, adminCa), 'utf8')
+      adminCa === undefined
+        ? undefined
+        : await readFile(resolve(cwd, adminCa), 'utf8').catch(() => {
+            throw new CliError('ERR_CLI_FILE', `Cannot read ${adminCa}`)
+          })
     if (adminClientCaPem !== undefined && !adminClientCaPem.includes('BEGIN CERTIFICATE'))
       throw new CliError('ERR_CLI_FILE', `${adminCa} holds no PEM certificate`)
+    const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
+    const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
+    const jwks = async (names: string[]) =>
+      Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
+    const port = Number(stringOption(inv, 'port'))
+    const ttl = Number(stringOption(inv, 'token-ttl'))
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new CliError('ERR_CLI_USAGE', '--port must be 0..65535')
+    if (!Number.isInteger(ttl) || ttl < 30)
+      throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
     const publicUrl = stringOption(inv, 'public-url')
     const broker = await startBroker({
       dataDir,
