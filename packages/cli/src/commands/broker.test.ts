@@ -1,14 +1,18 @@
 // `subrosa broker start` as a child process: graceful shutdown on SIGTERM and SIGINT, and the
 // operational options.
 import assert from 'node:assert/strict'
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, type TestContext } from 'node:test'
 import { connect, type TLSSocket } from 'node:tls'
+import { type RunningBroker, startBroker } from '@subrosa/broker'
+import { systemRandom } from '@subrosa/core'
+import { generateOwnerKey } from '@subrosa/protocol'
 import { cliEntry } from '../entry.ts'
+import { runInProcess } from '../in-process.ts'
 
 type Broker = {
   child: ChildProcessWithoutNullStreams
@@ -186,5 +190,86 @@ describe('subrosa broker start: graceful shutdown', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
     assert.notEqual(code, 0)
     assert.match(err, /ERR_BROKER_CONFIG/)
+  })
+})
+
+/** A CA and a clientAuth certificate made by the openssl command line, in `dir`. */
+function opensslClientPki(t: TestContext, dir: string): boolean {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+  try {
+    openssl('version')
+  } catch {
+    t.skip('openssl is not installed: cannot make a test client CA')
+    return false
+  }
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'admin-ca.pem',
+    '-subj',
+    '/CN=Admin CA',
+    '-days',
+    '1',
+  )
+  openssl('req', '-new', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=alice')
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'admin-ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'client.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'client.ext',
+  )
+  return true
+}
+
+describe('admin commands against a broker that requires admin mTLS', () => {
+  let dir: string
+  let broker: RunningBroker | undefined
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'subrosa-mtls-'))
+    await writeFile(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n')
+  })
+  after(async () => {
+    await broker?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('key create needs --client-cert/--client-key from the admin CA', async (t) => {
+    if (!opensslClientPki(t, dir)) return
+    const owner = await generateOwnerKey()
+    await writeFile(join(dir, 'owner.jwk'), JSON.stringify(owner.privateJwk))
+    broker = await startBroker({
+      unsealKey: systemRandom(32),
+      owners: [owner.publicJwk],
+      adminClientCaPem: await readFile(join(dir, 'admin-ca.pem'), 'utf8'),
+    })
+    await writeFile(join(dir, 'broker-ca.pem'), broker.caPem)
+    const base = ['key', 'create', 'acme/taxi', '--broker', broker.url, '--ca', 'broker-ca.pem']
+    const without = await runInProcess(base, dir)
+    assert.notEqual(without.status, 0)
+    assert.match(without.stderr, /ERR_BROKER_CLIENT_CERT/)
+    const half = await runInProcess([...base, '--client-cert', 'client.pem'], dir)
+    assert.match(half.stderr, /ERR_CLI_USAGE/)
+    const ok = await runInProcess(
+      [...base, '--client-cert', 'client.pem', '--client-key', 'client.key', '--json'],
+      dir,
+    )
+    assert.equal(ok.status, 0, ok.stderr)
+    assert.equal(JSON.parse(ok.stdout).id, 'subrosa:acme/taxi')
   })
 })
