@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { type AddressInfo, createConnection } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { operationsOf } from './app.ts'
@@ -141,6 +142,40 @@ describe('problem answers for every kind of refusal', () => {
       assert.ok(res.headers['x-request-id'])
     })
   }
+
+  it('answers a URL that does not decode with a problem', async () => {
+    const res = await tb.app.inject({ method: 'GET', url: '/kbs/v0/resource/%zz/a/b' })
+    assert.equal(res.statusCode, 400)
+    assert.match(String(res.headers['content-type']), PROBLEM)
+    assert.equal(res.json().code, 'ERR_PROTOCOL_MALFORMED')
+  })
+
+  it('answers bytes that are not HTTP, and oversized headers, with a problem', async () => {
+    const other = await startTestBroker()
+    try {
+      await other.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = other.app.server.address() as AddressInfo
+      const exchange = (bytes: string) =>
+        new Promise<string>((resolve, reject) => {
+          let text = ''
+          const socket = createConnection({ host: '127.0.0.1', port }, () => socket.write(bytes))
+          socket.on('data', (d: Buffer) => {
+            text += d.toString()
+          })
+          socket.on('end', () => resolve(text))
+          socket.on('error', reject)
+        })
+      const garbage = await exchange('NOT HTTP AT ALL\r\n\r\n')
+      assert.match(garbage, /^HTTP\/1\.1 400 /)
+      assert.match(garbage, /content-type: application\/problem\+json/)
+      assert.equal(JSON.parse(garbage.split('\r\n\r\n')[1] ?? '').code, 'ERR_PROTOCOL_MALFORMED')
+      const huge = await exchange(`GET /healthz HTTP/1.1\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`)
+      assert.match(huge, /^HTTP\/1\.1 431 /)
+      assert.equal(JSON.parse(huge.split('\r\n\r\n')[1] ?? '').status, 431)
+    } finally {
+      await other.close()
+    }
+  })
 
   it('names the allowed methods on 405', async () => {
     const res = await tb.app.inject({ method: 'PUT', url: '/admin/v0/policies' })

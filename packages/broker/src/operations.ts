@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { problemType } from '@subrosa/protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
@@ -50,13 +52,41 @@ const READY_TIMEOUT_MS = 2000
 /** Fastify constructor options the operational layer needs. */
 export function operationsServerOptions(): Pick<
   FastifyServerOptions,
-  'genReqId' | 'return503OnClosing'
+  'genReqId' | 'return503OnClosing' | 'frameworkErrors' | 'clientErrorHandler'
 > {
   return {
     genReqId: (req) => requestIdOf(req.headers['x-request-id'], randomUUID),
     // Requests arriving while closing get our problem+json 503 from the onRequest hook.
     return503OnClosing: false,
+    // A URL that does not decode, before any route or hook runs.
+    frameworkErrors: (_error, request, res) => {
+      ;(res as FastifyReply)
+        .code(400)
+        .header('x-request-id', request.id)
+        .header('content-type', 'application/problem+json')
+        .send(malformed(400, 'The request URL is malformed'))
+    },
+    // Bytes that are not HTTP at all (or headers too large): answered on the socket, then closed.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) {
+        socket.destroy()
+        return
+      }
+      const code = (error as { code?: unknown }).code
+      const status =
+        code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      const body = JSON.stringify(malformed(status, 'The request is not valid HTTP'))
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      )
+    },
   }
+}
+
+function malformed(status: number, detail: string) {
+  const code = 'ERR_PROTOCOL_MALFORMED'
+  return { type: problemType(code), title: code, status, detail, code }
 }
 
 /**
