@@ -8,6 +8,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /** TEE names a label may carry; whatever else a client claims is counted as `other`. */
 const KNOWN_TEES = new Set(['sim', 'sgx', 'tdx', 'snp', 'token'])
+/** How secrets leave the broker: a policy's own secret, a grant, an injection, a KMS unwrap. */
+const RELEASE_KINDS = new Set(['policy', 'grant', 'injection', 'kms'])
 
 /** A counter or histogram family in the Prometheus text exposition format (0.0.4). */
 class Family {
@@ -101,7 +103,7 @@ export class BrokerMetrics {
   )
   readonly #releases = new Family(
     'subrosa_releases_total',
-    'Secrets released to attested workloads, by kind (policy, grant, injection).',
+    'Secrets and keys released, by kind (policy, grant, injection, kms).',
     'counter',
   )
   readonly #policyChanges = new Family(
@@ -150,7 +152,7 @@ export class BrokerMetrics {
       }
       case 'secret-release': {
         const via = String(event.via)
-        this.#releases.inc({ kind: ['policy', 'grant', 'injection'].includes(via) ? via : 'other' })
+        this.#releases.inc({ kind: RELEASE_KINDS.has(via) ? via : 'other' })
         break
       }
       case 'policy-change':

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { type AddressInfo, createConnection } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { toBase64 } from '@subrosa/core'
 import type { InjectOptions } from 'fastify'
 import { operationsOf } from './app.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
@@ -231,6 +232,22 @@ describe('GET /metrics', () => {
       assert.equal(res.statusCode, 200)
     }
     await tb.app.inject({ method: 'GET', url: '/nope/at/all' })
+    assert.equal(
+      (await tb.admin('POST', '/admin/v0/keys', { namespace: 'acme', name: 'taxi' })).statusCode,
+      201,
+    )
+    const wrapped = await tb.admin('POST', '/kms/v0/wrap', {
+      masterKeyId: 'subrosa:acme/taxi',
+      key: toBase64(new Uint8Array(16).fill(7)),
+    })
+    assert.equal(wrapped.statusCode, 200, wrapped.body)
+    const unwrapped = await tb.app.inject({
+      method: 'POST',
+      url: '/kms/v0/unwrap',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { masterKeyId: 'subrosa:acme/taxi', wrapped: wrapped.json().wrapped },
+    })
+    assert.equal(unwrapped.statusCode, 200, unwrapped.body)
 
     const res = await tb.app.inject({ method: 'GET', url: '/metrics' })
     assert.equal(res.statusCode, 200)
@@ -243,6 +260,7 @@ describe('GET /metrics', () => {
     assert.equal(value('subrosa_attestation_decisions_total{outcome="allow",tee="sim"}'), 1)
     assert.equal(value('subrosa_attestation_decisions_total{outcome="deny",tee="sim"}'), 1)
     assert.equal(value('subrosa_releases_total{kind="policy"}'), 2)
+    assert.equal(value('subrosa_releases_total{kind="kms"}'), 1)
     assert.equal(value('subrosa_policy_changes_total'), 1)
     assert.equal(
       value(
