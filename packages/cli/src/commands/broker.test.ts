@@ -176,6 +176,17 @@ describe('subrosa broker start: graceful shutdown', () => {
     socket.destroy()
   })
 
+  it('stops at once on a second signal while draining', async () => {
+    const broker = await startBrokerChild(dir, ['--drain-delay', '600'])
+    broker.child.kill('SIGTERM')
+    let ready = await get(broker, '/readyz')
+    while (ready.status === 200) ready = await get(broker, '/readyz')
+    assert.equal(ready.status, 503)
+    const signal = new Promise((resolve) => broker.child.on('exit', (_code, sig) => resolve(sig)))
+    broker.child.kill('SIGINT')
+    assert.equal(await signal, 'SIGINT')
+  })
+
   it('refuses a malformed --rate-limit before starting', async () => {
     const entry = cliEntry()
     const child = spawn(

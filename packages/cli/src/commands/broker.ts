@@ -42,7 +42,8 @@ export const brokerStart: Command = {
     '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.\n' +
     'Operations: GET /healthz, /readyz, /metrics (Prometheus), /openapi.json. On SIGTERM/SIGINT the broker\n' +
     'drains (/readyz 503), waits --drain-delay, stops accepting, lets in-flight requests finish within\n' +
-    '--shutdown-timeout, closes the store and exits 0. Rate limits are per replica, in memory.',
+    '--shutdown-timeout, closes the store and exits 0; a second signal stops at once. Rate limits are\n' +
+    'per replica, in memory.',
   json: false,
   options: {
     'data-dir': {
@@ -177,10 +178,15 @@ export const brokerStart: Command = {
       inv.io.err(
         'WARNING: --allow-sim: the sim TEE is INSECURE (no hardware protection). Development only.\n',
       )
+    // The first SIGTERM/SIGINT drains; with the handlers gone, a second one stops at once.
     await new Promise<void>((done) => {
-      const stop = () => done()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        done()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
     })
     await broker.shutdown({ drainDelayMs: drainDelay * 1000, graceMs: shutdownTimeout * 1000 })
     return 0
