@@ -127,6 +127,10 @@ export class BrokerMetrics {
 
   constructor(startedAt: Date = new Date()) {
     this.#startedAt = startedAt.getTime() / 1000
+    // Series that exist from the start, so that rate() over them works before the first event.
+    for (const kind of RELEASE_KINDS) this.#releases.inc({ kind }, 0)
+    this.#policyChanges.inc({}, 0)
+    for (const scope of ['ip', 'owner']) this.#limited.inc({ scope }, 0)
   }
 
   /** Count one answered request; `route` is the route template (`unmatched` for 404s). */

@@ -288,6 +288,8 @@ describe('GET /metrics', () => {
       ),
       2,
     )
+    assert.equal(value('subrosa_releases_total{kind="grant"}'), 0, 'present before any grant')
+    assert.equal(value('subrosa_rate_limited_total{scope="ip"}'), 0)
     assert.ok((value('process_resident_memory_bytes') ?? 0) > 0)
     assert.ok(value('process_cpu_user_seconds_total') !== undefined)
     // Bounded labels: no secret names, raw URLs, session ids or tokens.
