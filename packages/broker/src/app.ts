@@ -19,6 +19,14 @@ import { attest, authenticateWorkload, startSession } from './kbs.ts'
 import { type KmsCaller, kmsUnwrap, kmsWrap } from './kms.ts'
 import { createMasterKey } from './master-keys.ts'
 import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
+import {
+  clientErrorCode,
+  installOperations,
+  type Operations,
+  type OperationsOptions,
+  operationsServerOptions,
+  unmatchedError,
+} from './operations.ts'
 import { authenticateOwner, revokeOwner } from './owners.ts'
 import { applyPolicy, policyHistory, policyVersion, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
@@ -33,20 +41,31 @@ declare module 'fastify' {
 
 const BODY_LIMIT = 1 << 20
 
+/** TLS settings; `ca` with `requestCert` asks clients for certificates (admin mTLS). */
+export type BrokerHttps = {
+  key: string
+  cert: string
+  ca?: string
+  requestCert?: boolean
+  rejectUnauthorized?: boolean
+}
+
 /**
  * Build the broker's HTTP application. Without `https` it serves plain HTTP, which only tests use
- * through `app.inject` (no port).
+ * through `app.inject` (no port). Its operational state (metrics, drain flags) is `operationsOf`.
  */
 export function buildBrokerApp(
   ctx: BrokerContext,
-  https?: { key: string; cert: string },
+  https?: BrokerHttps,
+  operations?: OperationsOptions,
 ): FastifyInstance {
-  const app = (
-    https === undefined
-      ? Fastify({ logger: false, bodyLimit: BODY_LIMIT })
-      : Fastify({ logger: false, bodyLimit: BODY_LIMIT, https })
-  ) as FastifyInstance
+  const base = { logger: false, bodyLimit: BODY_LIMIT, ...operationsServerOptions() }
+  const app = (https === undefined ? Fastify(base) : Fastify({ ...base, https })) as FastifyInstance
+  const ops = installOperations(app, ctx, operations)
+  OPERATIONS.set(app, ops)
 
+  // Bodies are JSON or nothing: other media types are refused with 415.
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer
     if ((body as Buffer).length === 0) return done(null, undefined)
@@ -57,22 +76,11 @@ export function buildBrokerApp(
     }
   })
 
-  app.addHook('onResponse', async (request, reply) => {
-    ctx.log({
-      event: 'http',
-      method: request.method,
-      route: request.routeOptions.url ?? 'unknown',
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-    })
-  })
-
   app.setErrorHandler(async (error, _request, reply) => sendProblem(ctx, reply, error))
-  app.setNotFoundHandler(async (_request, reply) =>
-    sendProblem(ctx, reply, new BrokerError('ERR_BROKER_NOT_FOUND', 'No such endpoint')),
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(ctx, reply, unmatchedError(ops, request, reply)),
   )
 
-  app.get('/healthz', async () => ({ ok: true }))
   app.get('/.well-known/jwks.json', async () => publicJwks(ctx.keys.signingKey))
   app.get('/.well-known/subrosa-broker', async () => ({
     issuer: ctx.issuer,
@@ -125,12 +133,15 @@ export function buildBrokerApp(
   )
 
   // Admin API: every call signed by a registered owner key.
-  const owner = (request: FastifyRequest) =>
-    authenticateOwner(ctx, request.headers.authorization, {
+  const owner = async (request: FastifyRequest) => {
+    const id = await authenticateOwner(ctx, request.headers.authorization, {
       method: request.method,
       path: request.url,
       body: new Uint8Array(request.rawBody ?? Buffer.alloc(0)),
     })
+    ops.limitOwner(id)
+    return id
+  }
   app.get('/admin/v0/whoami', async (request) => {
     const id = await owner(request)
     return { owner: id, namespaces: await ownedNamespaces(ctx, id) }
@@ -215,6 +226,15 @@ export function buildBrokerApp(
   return app
 }
 
+const OPERATIONS = new WeakMap<FastifyInstance, Operations>()
+
+/** The operational state (metrics, drain flags) of an app built by {@link buildBrokerApp}. */
+export function operationsOf(app: FastifyInstance): Operations {
+  const ops = OPERATIONS.get(app)
+  if (ops === undefined) throw new BrokerError('ERR_BROKER_INTERNAL', 'Not a broker app')
+  return ops
+}
+
 class BrokerBodyError extends Error {}
 
 function bearerOf(request: FastifyRequest): string | undefined {
@@ -242,14 +262,20 @@ function sendProblem(ctx: BrokerContext, reply: FastifyReply, error: unknown): F
       code: error.code,
     }
     if (error.details !== undefined) problem.details = { ...error.details }
+    const retry = error.details?.retryAfterSeconds
+    if (typeof retry === 'number') reply.header('retry-after', String(retry))
   } else if (error instanceof BrokerBodyError || isFastifyClientError(error)) {
     const status = isFastifyClientError(error) ? error.statusCode : 400
+    const code = clientErrorCode(status)
     problem = {
-      type: problemType('ERR_PROTOCOL_MALFORMED'),
-      title: 'ERR_PROTOCOL_MALFORMED',
+      type: problemType(code),
+      title: code,
       status,
-      detail: 'The request body or headers are malformed or too large',
-      code: 'ERR_PROTOCOL_MALFORMED',
+      detail:
+        code === 'ERR_PROTOCOL_MALFORMED'
+          ? 'The request body or headers are malformed'
+          : BROKER_ERRORS[code as keyof typeof BROKER_ERRORS],
+      code,
     }
   } else {
     ctx.log({

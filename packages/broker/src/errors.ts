@@ -25,6 +25,16 @@ export const BROKER_ERRORS = {
     'The audit log does not verify (an entry or checkpoint was altered); no checkpoint is signed over it.',
   ERR_BROKER_INTERNAL:
     'An unexpected broker failure; details are in the broker log, never in the response.',
+  ERR_BROKER_METHOD_NOT_ALLOWED: 'The endpoint exists but not for this HTTP method (see Allow).',
+  ERR_BROKER_BODY_TOO_LARGE: 'The request body exceeds the broker limit (1 MiB).',
+  ERR_BROKER_MEDIA_TYPE: 'The request body is not application/json.',
+  ERR_BROKER_RATE_LIMITED:
+    'The client (IP address or owner) exceeded its rate limit; retry after Retry-After seconds.',
+  ERR_BROKER_CLIENT_CERT:
+    'An admin call without a TLS client certificate from the admin client CA (when required).',
+  ERR_BROKER_UNAVAILABLE:
+    'The broker is not ready: store unreachable, sealed, or draining before shutdown.',
+  ERR_BROKER_CONFIG: 'A broker setting is malformed (e.g. a rate limit).',
   ERR_KBS_VERSION: 'The KBS protocol version of the request is not supported.',
   ERR_KBS_SESSION: 'No KBS session, or an unknown one, where the protocol needs one.',
   ERR_KBS_NONCE_USED: 'The KBS nonce of this session was already used for an attestation.',
@@ -56,6 +66,13 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_BROKER_AUDIT: 500,
   ERR_POLICY_APPROVAL: 400,
   ERR_BROKER_INTERNAL: 500,
+  ERR_BROKER_METHOD_NOT_ALLOWED: 405,
+  ERR_BROKER_BODY_TOO_LARGE: 413,
+  ERR_BROKER_MEDIA_TYPE: 415,
+  ERR_BROKER_RATE_LIMITED: 429,
+  ERR_BROKER_CLIENT_CERT: 401,
+  ERR_BROKER_UNAVAILABLE: 503,
+  ERR_BROKER_CONFIG: 500,
   ERR_BROKER_UNSEAL: 500,
   ERR_BROKER_STATE: 500,
   ERR_KBS_VERSION: 400,

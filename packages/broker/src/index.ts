@@ -9,6 +9,10 @@ export {
   HTTP_STATUS,
   statusOf,
 } from './errors.ts'
+export { createLogger, REDACTED, redactLogEvent, requestIdOf } from './logging.ts'
+export { BrokerMetrics, METRICS_CONTENT_TYPE } from './metrics.ts'
+export { openApiDocument, ROUTES } from './openapi.ts'
+export { parseRateLimit, type RateLimit, RateLimiter } from './rate-limit.ts'
 export {
   type RecoveryOptions,
   readRecoveryMetadata,
@@ -24,4 +28,5 @@ export {
   type RecoveryShareFile,
 } from './recovery-share.ts'
 export { type RekeyOptions, rekeyBroker, rekeyRootKey } from './rekey.ts'
+export type { ShutdownOptions } from './shutdown.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'

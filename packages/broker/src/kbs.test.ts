@@ -269,7 +269,7 @@ describe('KBS workload API', () => {
       payload: `{"a":"${'x'.repeat(2 << 20)}"}`,
     })
     assert.equal(huge.statusCode, 413)
-    assert.equal(huge.json().code, 'ERR_PROTOCOL_MALFORMED')
+    assert.equal(huge.json().code, 'ERR_BROKER_BODY_TOO_LARGE')
     const noAuth = await tb.app.inject({ method: 'GET', url: '/kbs/v0/workload' })
     assert.equal(noAuth.json().code, 'ERR_BROKER_UNAUTHENTICATED')
   })

@@ -172,6 +172,12 @@ export async function attest(
         tokenId: jti,
       },
     })
+    ctx.log({
+      event: 'attestation',
+      decision: 'allow',
+      tee: claims.tee,
+      workload: session.workload,
+    })
     return { token }
   } catch (error) {
     const denied = error instanceof PolicyError && error.code === 'ERR_POLICY_DENIED'
@@ -187,6 +193,14 @@ export async function attest(
           ? { measurement: primaryMeasurement(claims), insecure: claims.insecure }
           : {}),
       },
+    })
+    const code = isSubrosaError(error) ? (error as BaseError).code : 'ERR_BROKER_INTERNAL'
+    ctx.log({
+      event: 'attestation',
+      decision: 'deny',
+      tee: session.tee,
+      workload: session.workload,
+      code,
     })
     throw error
   }

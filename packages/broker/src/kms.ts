@@ -109,6 +109,7 @@ export async function kmsUnwrap(
       namespace: masterKeyRef(request.masterKeyId).namespace,
       data: { key: request.masterKeyId, to: by, ...tokenRef(caller) },
     })
+    ctx.log({ event: 'secret-release', via: 'kms', to: by })
     return { jwe }
   } finally {
     key.fill(0)

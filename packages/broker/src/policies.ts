@@ -116,6 +116,7 @@ export async function applyPolicy(
       namespace,
       data: { policy: name, version, hash, by: ownerId, approvedBy, secretsGenerated: generated },
     })
+    ctx.log({ event: 'policy-change', namespace, policy: name, version })
     return { namespace, name, version, hash, created: true, approvedBy }
   } catch (error) {
     if (isSubrosaError(error)) {

@@ -125,4 +125,5 @@ async function audit(
     namespace,
     data: { secret, to: identity.ref, via, tokenId: identity.claims.jti },
   })
+  ctx.log({ event: 'secret-release', via, to: identity.ref, namespace })
 }

@@ -9,14 +9,18 @@ import {
 } from '@subrosa/core'
 import type { FastifyInstance } from 'fastify'
 import type { JWK } from 'jose'
-import { buildBrokerApp } from './app.ts'
+import { type BrokerHttps, buildBrokerApp, operationsOf } from './app.ts'
 import { createAuditCheckpoint } from './audit-checkpoints.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
+import { redactLogEvent } from './logging.ts'
+import { BrokerMetrics } from './metrics.ts'
 import { registerOwner } from './owners.ts'
+import type { RateLimit } from './rate-limit.ts'
 import { type RecoveryOptions, setUpRecoveryFiles } from './recovery.ts'
 import type { RecoveryShareFile } from './recovery-share.ts'
 import { prepareSelfAttestation, type SelfAttestationOptions } from './self-attestation.ts'
+import { type ShutdownOptions, shutdownGracefully } from './shutdown.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
 import { openPgliteStore } from './store/store.ts'
 
@@ -59,7 +63,14 @@ export type StartBrokerOptions = {
   readonly owners?: readonly JWK[]
   readonly tokenTtlSeconds?: number
   readonly nonceTtlSeconds?: number
+  /** Receives every log event, already redacted (see `redactLogEvent`). */
   readonly log?: (event: LogEvent) => void
+  /** Token bucket per client IP (health and metrics exempt); off when undefined. */
+  readonly rateLimit?: RateLimit | undefined
+  /** Token bucket per authenticated owner for admin and owner KMS calls; off when undefined. */
+  readonly ownerRateLimit?: RateLimit | undefined
+  /** PEM CA(s): when set, `/admin/*` requires a TLS client certificate chaining to it. */
+  readonly adminClientCaPem?: string | undefined
   readonly clock?: Clock
   readonly random?: RandomBytes
 }
@@ -78,7 +89,13 @@ export type RunningBroker = {
   readonly recoveryShares: readonly (RecoveryShareFile & { readonly path?: string })[]
   readonly context: BrokerContext
   readonly app: FastifyInstance
+  readonly metrics: BrokerMetrics
   close(): Promise<void>
+  /**
+   * Drain (`/readyz` 503), stop accepting, let in-flight requests finish within `graceMs`, then
+   * close the store. Never rejects; resolves whether or not connections had to be cut.
+   */
+  shutdown(options?: ShutdownOptions): Promise<{ forced: boolean }>
 }
 
 /**
@@ -96,6 +113,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
   )
   let app: FastifyInstance | undefined
+  const metrics = new BrokerMetrics(clock())
+  const log = (event: LogEvent) => {
+    metrics.observe(event)
+    options.log?.(redactLogEvent(event))
+  }
   try {
     const keys = await initOrUnseal(store.db, options.unsealKey, clock, random, {
       kek: options.kek,
@@ -133,12 +155,27 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       tokenTtlSeconds: options.tokenTtlSeconds ?? 1800,
       nonceTtlSeconds: options.nonceTtlSeconds ?? 120,
       build: BROKER_BUILD,
-      log: options.log ?? (() => {}),
+      log,
       selfAttestation,
     }
     const ownerIds: string[] = []
     for (const jwk of options.owners ?? []) ownerIds.push(await registerOwner(context, jwk))
-    app = buildBrokerApp(context, { key: tls.keyPem, cert: tls.certPem })
+    const https: BrokerHttps = { key: tls.keyPem, cert: tls.certPem }
+    if (options.adminClientCaPem !== undefined) {
+      // Ask every client for a certificate but let the handshake through without one: only
+      // `/admin/*` requires it (checked per request), workloads and KMS callers need none.
+      Object.assign(https, {
+        ca: options.adminClientCaPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+      })
+    }
+    app = buildBrokerApp(context, https, {
+      metrics,
+      rateLimit: options.rateLimit,
+      ownerRateLimit: options.ownerRateLimit,
+      requireAdminClientCert: options.adminClientCaPem !== undefined,
+    })
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : options.port
@@ -172,6 +209,16 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       recoverySharesCreated: recoveryShares.length,
     })
     const running = app
+    let closed: Promise<void> | undefined
+    const closeStore = () => {
+      closed ??= (async () => {
+        clearInterval(timer)
+        await checkpoint()
+        await store.close()
+        keys.rootKey.fill(0)
+      })()
+      return closed
+    }
     return {
       url,
       caPem: keys.ca.certPem,
@@ -182,13 +229,20 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       recoveryShares,
       context,
       app: running,
+      metrics,
       close: async () => {
         clearInterval(timer)
         await running.close()
-        await checkpoint()
-        await store.close()
-        keys.rootKey.fill(0)
+        await closeStore()
       },
+      shutdown: (shutdownOptions) =>
+        shutdownGracefully(
+          running,
+          operationsOf(running),
+          context.log,
+          closeStore,
+          shutdownOptions,
+        ),
     }
   } catch (error) {
     await app?.close()

@@ -36,6 +36,17 @@ export const OWNER_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     description: 'Owner private key (JWK) (env SUBROSA_OWNER_KEY)',
     default: 'owner.jwk',
   },
+  'client-cert': {
+    type: 'string',
+    value: 'pem-file',
+    description:
+      'TLS client certificate, for brokers started with --admin-client-ca (env SUBROSA_CLIENT_CERT)',
+  },
+  'client-key': {
+    type: 'string',
+    value: 'pem-file',
+    description: 'Private key of --client-cert (env SUBROSA_CLIENT_KEY)',
+  },
 }
 
 function dataDir(inv: Invocation): string {
@@ -86,9 +97,22 @@ export async function ownerCredentials(inv: Invocation): Promise<OwnerCredential
 /** A broker client for the invocation, with the owner key when `owner` is set. */
 export async function brokerClient(inv: Invocation, owner: boolean): Promise<BrokerClient> {
   const connection = await brokerConnection(inv)
-  return owner
-    ? new BrokerClient(connection, { owner: await ownerCredentials(inv) })
-    : new BrokerClient(connection)
+  if (!owner) return new BrokerClient(connection)
+  const certFile = stringOption(inv, 'client-cert') ?? inv.io.env.SUBROSA_CLIENT_CERT
+  const keyFile = stringOption(inv, 'client-key') ?? inv.io.env.SUBROSA_CLIENT_KEY
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new CliError('ERR_CLI_USAGE', '--client-cert and --client-key go together')
+  const clientCertificate =
+    certFile === undefined || keyFile === undefined
+      ? undefined
+      : {
+          certPem: await readText(resolve(inv.io.cwd, certFile), 'the client certificate'),
+          keyPem: await readText(resolve(inv.io.cwd, keyFile), 'the client certificate key'),
+        }
+  return new BrokerClient(connection, {
+    owner: await ownerCredentials(inv),
+    ...(clientCertificate === undefined ? {} : { clientCertificate }),
+  })
 }
 
 /** Read a UTF-8 file; a typed error naming what it is for. */

@@ -8,6 +8,9 @@ import { BrokerCallError, SdkError } from './errors.ts'
 /** Where the broker is and which CA its certificate must chain to. */
 export type BrokerConnection = { readonly url: string; readonly caPem: string }
 
+/** A TLS client certificate and its key (PEM), for brokers that require admin mTLS. */
+export type ClientCertificate = { readonly certPem: string; readonly keyPem: string }
+
 /** An owner's signing key, for admin calls. */
 export type OwnerCredentials = { readonly privateJwk: JWK; readonly id: string }
 
@@ -40,7 +43,11 @@ export class BrokerClient {
 
   constructor(
     connection: BrokerConnection,
-    options: { owner?: OwnerCredentials; clock?: Clock } = {},
+    options: {
+      owner?: OwnerCredentials
+      clock?: Clock
+      clientCertificate?: ClientCertificate
+    } = {},
   ) {
     let parsed: URL
     try {
@@ -55,7 +62,13 @@ export class BrokerClient {
     if (parsed.protocol !== 'https:')
       throw new SdkError('ERR_SDK_CONFIG', 'The broker URL must be https')
     this.url = parsed.origin
-    this.#agent = new Agent({ ca: connection.caPem, keepAlive: true, maxSockets: 8 })
+    const cert = options.clientCertificate
+    this.#agent = new Agent({
+      ca: connection.caPem,
+      keepAlive: true,
+      maxSockets: 8,
+      ...(cert === undefined ? {} : { cert: cert.certPem, key: cert.keyPem }),
+    })
     this.#owner = options.owner
     this.#clock = options.clock ?? systemClock
   }

@@ -21,6 +21,7 @@ export {
   type BrokerConnection,
   type CallAuth,
   type CallResult,
+  type ClientCertificate,
   type OwnerCredentials,
 } from './client.ts'
 export * from './collateral/index.ts'

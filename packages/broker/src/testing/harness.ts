@@ -8,7 +8,10 @@ import {
 } from '@subrosa/protocol'
 import type { FastifyInstance } from 'fastify'
 import { buildBrokerApp } from '../app.ts'
-import type { BrokerContext } from '../context.ts'
+import type { BrokerContext, LogEvent } from '../context.ts'
+import { createLogger } from '../logging.ts'
+import { BrokerMetrics } from '../metrics.ts'
+import type { OperationsOptions } from '../operations.ts'
 import { registerOwner } from '../owners.ts'
 import { initOrUnseal } from '../state.ts'
 import { openPgliteStore, type Store } from '../store/store.ts'
@@ -40,10 +43,14 @@ export async function startTestBroker(
     start?: Date
     verification?: BrokerContext['verification']
     signedPoliciesOnly?: boolean
+    /** Receives each log line as the broker writes it (redacted JSON). */
+    logLine?: (line: string) => void
+    operations?: OperationsOptions
   } = {},
 ): Promise<TestBroker> {
   let now = options.start ?? new Date('2026-11-22T12:00:00Z')
   const clock = () => now
+  const metrics = options.operations?.metrics ?? new BrokerMetrics(now)
   const store = await openPgliteStore(undefined)
   const keys = await initOrUnseal(store.db, systemRandom(32), clock, systemRandom)
   const owner = await generateOwnerKey()
@@ -61,10 +68,14 @@ export async function startTestBroker(
     tokenTtlSeconds: 1800,
     nonceTtlSeconds: 120,
     build: 'test',
-    log: () => {},
+    log: createLogger({
+      write: options.logLine,
+      observe: (e: LogEvent) => metrics.observe(e),
+      now: clock,
+    }),
   }
   await registerOwner(context, owner.publicJwk)
-  const app = buildBrokerApp(context)
+  const app = buildBrokerApp(context, undefined, { metrics, ...options.operations })
   await app.ready()
   return {
     app,

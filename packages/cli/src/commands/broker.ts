@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { startBroker } from '@subrosa/broker'
+import { createLogger, parseRateLimit, startBroker } from '@subrosa/broker'
 import { fromBase64, systemRandom, toBase64 } from '@subrosa/core'
 import type { JWK } from 'jose'
 import { type Command, listOption, stringOption } from '../command.ts'
@@ -45,7 +45,11 @@ export const brokerStart: Command = {
     'is written to <data-dir>/ca.pem for clients to pin, and the URL to <data-dir>/broker.json. Logs are JSON\n' +
     'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.\n' +
     'Hardware evidence (SGX, TDX, SEV-SNP) needs collateral: files (--collateral, looked up first), then\n' +
-    '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.',
+    '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.\n' +
+    'Operations: GET /healthz, /readyz, /metrics (Prometheus), /openapi.json. On SIGTERM/SIGINT the broker\n' +
+    'drains (/readyz 503), waits --drain-delay, stops accepting, lets in-flight requests finish within\n' +
+    '--shutdown-timeout, closes the store and exits 0; a second signal stops at once. Rate limits are\n' +
+    'per replica, in memory.',
   json: false,
   options: {
     'data-dir': {
@@ -94,6 +98,36 @@ export const brokerStart: Command = {
       description: 'Lifetime of attestation tokens',
       default: '1800',
     },
+    'rate-limit': {
+      type: 'string',
+      value: 'n/s',
+      description:
+        'Requests per client IP: <n>/s or <n>/min, optionally ",burst=<n>" (health and metrics exempt)',
+      default: 'off',
+    },
+    'owner-rate-limit': {
+      type: 'string',
+      value: 'n/s',
+      description: 'Admin and owner KMS calls per authenticated owner, same syntax',
+      default: 'off',
+    },
+    'admin-client-ca': {
+      type: 'string',
+      value: 'pem-file',
+      description: '/admin/* also requires a TLS client certificate issued by this CA',
+    },
+    'drain-delay': {
+      type: 'string',
+      value: 'seconds',
+      description: 'On SIGTERM, answer /readyz 503 this long before closing the listener',
+      default: '0',
+    },
+    'shutdown-timeout': {
+      type: 'string',
+      value: 'seconds',
+      description: 'On SIGTERM, how long in-flight requests may take before connections are cut',
+      default: '10',
+    },
     ...VERIFICATION_OPTIONS,
     ...RECOVERY_OPTIONS,
     ...SELF_ATTESTATION_OPTIONS,
@@ -107,7 +141,24 @@ export const brokerStart: Command = {
         env.SUBROSA_UNSEAL_KEY_FILE ??
         `${dataDir}.unseal.key`,
     )
-    // Bad verification settings fail before anything is created.
+    // Bad operational and verification settings fail before anything is created.
+    const drainDelay = Number(stringOption(inv, 'drain-delay'))
+    const shutdownTimeout = Number(stringOption(inv, 'shutdown-timeout'))
+    if (!(drainDelay >= 0 && drainDelay <= 3600))
+      throw new CliError('ERR_CLI_USAGE', '--drain-delay must be 0..3600 seconds')
+    if (!(shutdownTimeout >= 0 && shutdownTimeout <= 3600))
+      throw new CliError('ERR_CLI_USAGE', '--shutdown-timeout must be 0..3600 seconds')
+    const rateLimit = parseRateLimit(stringOption(inv, 'rate-limit') ?? 'off')
+    const ownerRateLimit = parseRateLimit(stringOption(inv, 'owner-rate-limit') ?? 'off')
+    const adminCa = stringOption(inv, 'admin-client-ca')
+    const adminClientCaPem =
+      adminCa === undefined
+        ? undefined
+        : await readFile(resolve(cwd, adminCa), 'utf8').catch(() => {
+            throw new CliError('ERR_CLI_FILE', `Cannot read ${adminCa}`)
+          })
+    if (adminClientCaPem !== undefined && !adminClientCaPem.includes('BEGIN CERTIFICATE'))
+      throw new CliError('ERR_CLI_FILE', `${adminCa} holds no PEM certificate`)
     const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
     const protection = await recoveryOptions(inv)
     const selfAttestation = await selfAttestationOption(inv)
@@ -135,7 +186,10 @@ export const brokerStart: Command = {
       verification,
       ...protection,
       ...selfAttestation,
-      log: (event) => inv.io.out(JSON.stringify({ at: new Date().toISOString(), ...event })),
+      rateLimit,
+      ownerRateLimit,
+      adminClientCaPem,
+      log: createLogger({ write: (line) => inv.io.out(line) }),
     })
     key.fill(0)
     protection.kek?.fill(0)
@@ -145,12 +199,17 @@ export const brokerStart: Command = {
       inv.io.err(
         'WARNING: --allow-sim: the sim TEE is INSECURE (no hardware protection). Development only.\n',
       )
+    // The first SIGTERM/SIGINT drains; with the handlers gone, a second one stops at once.
     await new Promise<void>((done) => {
-      const stop = () => done()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        done()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
     })
-    await broker.close()
+    await broker.shutdown({ drainDelayMs: drainDelay * 1000, graceMs: shutdownTimeout * 1000 })
     return 0
   },
 }
