@@ -1,7 +1,8 @@
-import { isSubrosaError } from '@subrosa/core'
+import { fromBase64, isSubrosaError } from '@subrosa/core'
 import {
   applyPolicyRequestSchema,
   createKeyRequestSchema,
+  importSecretRequestSchema,
   KBS_SESSION_COOKIE,
   type Problem,
   parseWire,
@@ -19,6 +20,7 @@ import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
 import { authenticateOwner } from './owners.ts'
 import { applyPolicy, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
+import { importSecret } from './secrets.ts'
 import { publicJwks } from './state.ts'
 
 declare module 'fastify' {
@@ -159,6 +161,30 @@ export function buildBrokerApp(
     reply.code(result.created ? 201 : 200)
     return { ...result, namespace, name }
   })
+  app.put<{ Params: { ns: string; policy: string; name: string } }>(
+    '/admin/v0/secrets/:ns/:policy/:name',
+    async (request) => {
+      const id = await owner(request)
+      const { ns, policy, name } = request.params
+      const { value } = parseWire(importSecretRequestSchema, request.body, 'import secret request')
+      await authorizeNamespace(ctx, id, ns, { claim: false })
+      const stored = await requirePolicy(ctx, ns, policy)
+      if (!stored.policy.owners.keys.includes(id))
+        throw new BrokerError(
+          'ERR_BROKER_FORBIDDEN',
+          `The signer is not an owner of ${ns}/${policy}`,
+        )
+      const bytes = fromBase64(value)
+      if (bytes === undefined)
+        throw new BrokerError('ERR_BROKER_SECRET_VALUE', 'The secret value is not base64')
+      try {
+        const { replaced } = await importSecret(ctx, id, stored.policy, name, bytes)
+        return { namespace: ns, policy, name, bytes: bytes.length, replaced }
+      } finally {
+        bytes.fill(0)
+      }
+    },
+  )
   app.get<{ Querystring: { after?: string; limit?: string } }>(
     '/admin/v0/audit',
     async (request) => {

@@ -91,3 +91,38 @@ describe('template analysis', () => {
     assert.match(templateProblem('x{{secret:s}}', 'file') ?? '', /whole file/)
   })
 })
+
+describe('template parts and args', () => {
+  const pem = utf8('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+  const parts = (name: string, part: string | undefined): Uint8Array => {
+    if (name === 'tls' && part === 'cert') return pem
+    if (name === 's' && part === undefined) return secret
+    throw new Error(`unknown ${name}.${part}`)
+  }
+
+  it('parses a part reference', () => {
+    assert.deepEqual(parseTemplate('{{secret:tls.cert}}'), [
+      { secret: 'tls', part: 'cert', encoding: undefined },
+    ])
+    assert.deepEqual(templateSecretNames('{{secret:tls.private}} {{secret:tls.ca:hex}}'), ['tls'])
+  })
+
+  it('renders PEM parts as text anywhere, binary secrets as base64 in args', () => {
+    const arg = { lookup: parts, target: 'arg' } as const
+    assert.equal(fromUtf8(renderTemplate('{{secret:tls.cert}}', arg)), fromUtf8(pem))
+    assert.equal(
+      fromUtf8(renderTemplate('cert={{secret:tls.cert}}', { lookup: parts, target: 'env' })),
+      `cert=${fromUtf8(pem)}`,
+    )
+    assert.equal(fromUtf8(renderTemplate('--k={{secret:s}}', arg)), '--k=3q2+7wD/')
+    assert.equal(
+      fromUtf8(renderTemplate('{{secret:tls.cert:base64}}', arg)),
+      Buffer.from(pem).toString('base64'),
+    )
+  })
+
+  it('refuses raw binary secrets in args and unknown parts', () => {
+    assert.match(templateProblem('{{secret:s:raw}}', 'arg') ?? '', /arguments/)
+    assert.throws(() => parseTemplate('{{secret:tls.key}}'), { code: 'ERR_POLICY_TEMPLATE' })
+  })
+})

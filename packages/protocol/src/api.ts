@@ -54,6 +54,19 @@ export const createKeyRequestSchema = z.strictObject({
 export type CreateKeyRequest = z.infer<typeof createKeyRequestSchema>
 export type CreateKeyResponse = { id: string; namespace: string; name: string; created: boolean }
 
+/** `PUT /admin/v0/secrets/:ns/:policy/:name`: the value of an `import: true` secret, base64. */
+export const importSecretRequestSchema = z.strictObject({
+  value: z.string().max(90000),
+})
+export type ImportSecretRequest = z.infer<typeof importSecretRequestSchema>
+export type ImportSecretResponse = {
+  namespace: string
+  policy: string
+  name: string
+  bytes: number
+  replaced: boolean
+}
+
 /**
  * `POST /admin/v0/dry-run`: appraise captured evidence against a policy without a nonce and
  * without releasing anything. `policy` is a draft (YAML) or a stored one (`namespace`/`name`);
