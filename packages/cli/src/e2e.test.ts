@@ -53,6 +53,7 @@ ${measurements.map((m) => `      - { tee: sim, measurement: "${m}" }`).join('\n'
     inject:
       env: { SALT_FILE: /run/subrosa/salt, SALT_HEX: "{{secret:salt:hex}}" }
       files: { /run/subrosa/salt: "{{secret:salt}}" }
+      args: ["file=/run/subrosa/salt", "{{secret:salt:hex}}"]
     keys: ["e2e/taxi:unwrap", "e2e/results:wrap"]
 secrets:
   - { name: salt, generate: { bytes: 24 } }
@@ -236,9 +237,9 @@ describe('end to end over loopback HTTPS', () => {
     assert.match(out.error.details.path, /^workloads\[0\]\.accept\[0\]\.measurement/)
   })
 
-  it('launches a command with the injected env and files, then removes them', async () => {
+  it('launches a command with the injected env, args and files, then removes them', async () => {
     const script =
-      'const fs=require("fs");const f=process.env.SALT_FILE;console.log(JSON.stringify({f,size:fs.statSync(f).size,mode:fs.statSync(f).mode&0o777,hex:process.env.SALT_HEX,same:fs.readFileSync(f).toString("hex")===process.env.SALT_HEX}))'
+      'const fs=require("fs");const f=process.env.SALT_FILE;console.log(JSON.stringify({f,size:fs.statSync(f).size,mode:fs.statSync(f).mode&0o777,hex:process.env.SALT_HEX,same:fs.readFileSync(f).toString("hex")===process.env.SALT_HEX,argv:process.argv.slice(1)}))'
     const res = await cli(
       [
         'launch',
@@ -256,6 +257,7 @@ describe('end to end over loopback HTTPS', () => {
         process.execPath,
         '-e',
         script,
+        'given',
       ],
       dir,
     )
@@ -265,7 +267,14 @@ describe('end to end over loopback HTTPS', () => {
       size: number
       mode: number
       same: boolean
+      hex: string
+      argv: string[]
     }
+    assert.deepEqual(
+      seen.argv,
+      ['given', `file=${seen.f}`, seen.hex],
+      'injected args follow the given ones',
+    )
     assert.equal(seen.size, 24)
     assert.equal(seen.mode, 0o600)
     assert.equal(seen.same, true)
