@@ -57,6 +57,7 @@ ${measurements.map((m) => `      - { tee: sim, measurement: "${m}" }`).join('\n'
     keys: ["e2e/taxi:unwrap", "e2e/results:wrap"]
 secrets:
   - { name: salt, generate: { bytes: 24 } }
+  - { name: api-token, import: true }
 `
 }
 
@@ -235,6 +236,55 @@ describe('end to end over loopback HTTPS', () => {
     const out = JSON.parse(res.stdout.trim())
     assert.equal(out.error.code, 'ERR_POLICY_INVALID')
     assert.match(out.error.details.path, /^workloads\[0\]\.accept\[0\]\.measurement/)
+  })
+
+  it('imports an owner-supplied secret from a file or env, and refuses a generated one', async () => {
+    await writeFile(join(dir, 'token.bin'), 'tok-from-file')
+    const connection = ['--broker', broker.url, '--ca', join(dir, 'broker', 'ca.pem')]
+    const owner = ['--owner-key', 'owner.jwk', '--json']
+    const fromFile = await cli(
+      [
+        'secret',
+        'import',
+        'e2e/analytics/api-token',
+        '--file',
+        'token.bin',
+        ...connection,
+        ...owner,
+      ],
+      dir,
+    )
+    assert.equal(fromFile.status, 0, fromFile.stderr)
+    assert.deepEqual(JSON.parse(fromFile.stdout.trim()), {
+      namespace: 'e2e',
+      policy: 'analytics',
+      name: 'api-token',
+      bytes: 13,
+      replaced: false,
+    })
+    const fromEnv = await runCli(
+      entry,
+      [
+        'secret',
+        'import',
+        'e2e/analytics/api-token',
+        '--from-env',
+        'TOKEN',
+        ...connection,
+        ...owner,
+      ],
+      { cwd: dir, env: { TOKEN: 'tok-from-env' } },
+    )
+    assert.equal(fromEnv.status, 0, fromEnv.stderr)
+    assert.equal(JSON.parse(fromEnv.stdout.trim()).replaced, true)
+    const generated = await cli(
+      ['secret', 'import', 'e2e/analytics/salt', '--file', 'token.bin', ...connection, ...owner],
+      dir,
+    )
+    assert.equal(generated.status, 1)
+    assert.equal(JSON.parse(generated.stdout.trim()).error.code, 'ERR_BROKER_SECRET_KIND')
+    const usage = await cli(['secret', 'import', 'e2e/analytics', '--file', 'token.bin'], dir)
+    assert.equal(usage.status, 2, usage.stderr)
   })
 
   it('launches a command with the injected env, args and files, then removes them', async () => {

@@ -1,9 +1,11 @@
+import { toBase64 } from '@subrosa/core'
 import type {
   ApplyPolicyResponse,
   AuditListResponse,
   CreateKeyResponse,
   DryRunRequest,
   DryRunResponse,
+  ImportSecretResponse,
 } from '@subrosa/protocol'
 import type { BrokerClient } from './client.ts'
 
@@ -36,6 +38,20 @@ export async function createKey(
 ): Promise<CreateKeyResponse> {
   return (await client.call('POST', '/admin/v0/keys', { kind: 'owner' }, { namespace, name }))
     .body as CreateKeyResponse
+}
+
+/**
+ * Set the value of a secret its policy declares with `import: true` (replacing an earlier one).
+ * The broker audits the length, never the value.
+ */
+export async function importSecret(
+  client: BrokerClient,
+  ref: { readonly namespace: string; readonly policy: string; readonly name: string },
+  value: Uint8Array,
+): Promise<ImportSecretResponse> {
+  const path = `/admin/v0/secrets/${encodeURIComponent(ref.namespace)}/${encodeURIComponent(ref.policy)}/${encodeURIComponent(ref.name)}`
+  return (await client.call('PUT', path, { kind: 'owner' }, { value: toBase64(value) }))
+    .body as ImportSecretResponse
 }
 
 /** Read the audit log entries of the owner's namespaces after `after`. */

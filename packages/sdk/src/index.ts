@@ -1,4 +1,12 @@
-export { applyPolicy, createKey, dryRun, fetchJwks, readAudit, whoami } from './admin.ts'
+export {
+  applyPolicy,
+  createKey,
+  dryRun,
+  fetchJwks,
+  importSecret,
+  readAudit,
+  whoami,
+} from './admin.ts'
 export {
   BrokerClient,
   type BrokerConnection,
