@@ -126,3 +126,34 @@ describe('template parts and args', () => {
     assert.throws(() => parseTemplate('{{secret:tls.key}}'), { code: 'ERR_POLICY_TEMPLATE' })
   })
 })
+
+describe('text encoding', () => {
+  it('writes UTF-8 values verbatim in env, args and inside text', () => {
+    const lookup = (name: string): Uint8Array => (name === 'tok' ? utf8('sv=2020&sig=ü') : secret)
+    assert.equal(
+      fromUtf8(renderTemplate('{{secret:tok:text}}', { lookup, target: 'env' })),
+      'sv=2020&sig=ü',
+    )
+    assert.equal(
+      fromUtf8(renderTemplate('--t={{secret:tok:text}};', { lookup, target: 'arg' })),
+      '--t=sv=2020&sig=ü;',
+    )
+    assert.equal(templateProblem('x={{secret:tok:text}}', 'file'), undefined)
+  })
+
+  it('refuses values that are not NUL-free UTF-8, without echoing them', () => {
+    const lookup = (): Uint8Array => secret // has 0x00 and 0xff
+    assert.throws(
+      () => renderTemplate('{{secret:s:text}}', { lookup, target: 'env' }),
+      (e: Error) => {
+        assert.equal((e as { code?: string }).code, 'ERR_POLICY_TEMPLATE')
+        assert.ok(!e.message.includes('deadbeef') && !e.message.includes('3q2+'))
+        return true
+      },
+    )
+    const invalid = (): Uint8Array => new Uint8Array([0x41, 0xc3])
+    assert.throws(() => renderTemplate('{{secret:s:text}}', { lookup: invalid, target: 'arg' }), {
+      code: 'ERR_POLICY_TEMPLATE',
+    })
+  })
+})

@@ -2,7 +2,7 @@ import { concatBytes, toBase64, toHex, utf8 } from '@subrosa/core'
 import { PolicyError } from './errors.ts'
 
 /** How a secret is written into an env value, an argument or a file. */
-export type SecretEncoding = 'raw' | 'base64' | 'hex'
+export type SecretEncoding = 'raw' | 'base64' | 'hex' | 'text'
 
 /** Where a rendered template goes: env and args cannot carry NUL or arbitrary bytes. */
 export type TemplateTarget = 'env' | 'arg' | 'file'
@@ -24,11 +24,13 @@ export type TemplatePart =
 
 const REFERENCE = /\{\{(.*?)\}\}/g
 const INNER =
-  /^\s*secret:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)(?:\.(private|public|cert|ca))?(?::(raw|base64|hex))?\s*$/
+  /^\s*secret:([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)(?:\.(private|public|cert|ca))?(?::(raw|base64|hex|text))?\s*$/
 
 /**
- * Split a template into literal text and `{{secret:NAME[.PART][:raw|base64|hex]}}` references.
- * PART (`private`, `public`, `cert`, `ca`) selects a PEM part of a key pair or certificate secret.
+ * Split a template into literal text and `{{secret:NAME[.PART][:raw|base64|hex|text]}}`
+ * references. PART (`private`, `public`, `cert`, `ca`) selects a PEM part of a key pair or
+ * certificate secret; `:text` writes a value verbatim where it is NUL-free UTF-8 (checked when
+ * rendering), e.g. an imported token that a program reads from env.
  *
  * @example parseTemplate('k={{secret:s:hex}}') // [{ text: 'k=' }, { secret: 's', encoding: 'hex' }]
  * @example parseTemplate('{{secret:tls.cert}}') // [{ secret: 'tls', part: 'cert', encoding: undefined }]
@@ -132,7 +134,16 @@ export function renderTemplate(
     }
     const value = options.lookup(p.secret, p.part)
     const encoding = p.encoding ?? defaultEncoding(p, options.target)
-    out.push(encoding === 'raw' ? value : utf8(encoding === 'hex' ? toHex(value) : toBase64(value)))
+    if (encoding === 'text' && !isText(value))
+      throw new PolicyError(
+        'ERR_POLICY_TEMPLATE',
+        `Cannot render {{secret:${p.secret}:text}}: the value is not UTF-8 text without NUL`,
+      )
+    out.push(
+      encoding === 'raw' || encoding === 'text'
+        ? value
+        : utf8(encoding === 'hex' ? toHex(value) : toBase64(value)),
+    )
   }
   return concatBytes(...out)
 }
@@ -142,4 +153,16 @@ function defaultEncoding(
   target: TemplateTarget,
 ): SecretEncoding {
   return p.part !== undefined || target === 'file' ? 'raw' : 'base64'
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+function isText(value: Uint8Array): boolean {
+  if (value.includes(0)) return false
+  try {
+    STRICT_UTF8.decode(value)
+    return true
+  } catch {
+    return false
+  }
 }
