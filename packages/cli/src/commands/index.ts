@@ -7,6 +7,7 @@ import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
+import { policyImportScone } from './scone.ts'
 import { secretImport } from './secrets.ts'
 import { launch, run } from './workload.ts'
 
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   simKeygen,
   policyApply,
   policyDryRun,
+  policyImportScone,
   keyCreate,
   secretImport,
   encrypt,
