@@ -20,7 +20,7 @@ import { authorizeNamespace, ownedNamespaces } from './namespaces.ts'
 import { authenticateOwner } from './owners.ts'
 import { applyPolicy, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
-import { importSecret } from './secrets.ts'
+import { describeSecrets, importSecret } from './secrets.ts'
 import { publicJwks } from './state.ts'
 
 declare module 'fastify' {
@@ -161,6 +161,15 @@ export function buildBrokerApp(
     reply.code(result.created ? 201 : 200)
     return { ...result, namespace, name }
   })
+  app.get<{ Params: { ns: string; policy: string } }>(
+    '/admin/v0/secrets/:ns/:policy',
+    async (request) => {
+      const id = await owner(request)
+      await authorizeNamespace(ctx, id, request.params.ns, { claim: false })
+      const stored = await requirePolicy(ctx, request.params.ns, request.params.policy)
+      return { secrets: await describeSecrets(ctx, stored.policy) }
+    },
+  )
   app.put<{ Params: { ns: string; policy: string; name: string } }>(
     '/admin/v0/secrets/:ns/:policy/:name',
     async (request) => {

@@ -288,6 +288,39 @@ describe('secret kinds, import, derivation and args', () => {
     )
   })
 
+  it('lists declared secrets with their kind, state and public parts only', async () => {
+    const res = await tb.admin('GET', '/admin/v0/secrets/acme/pipeline')
+    assert.equal(res.statusCode, 200, res.body)
+    const list = res.json().secrets as {
+      name: string
+      kind: string
+      stored: boolean
+      public?: string
+      cert?: string
+    }[]
+    assert.deepEqual(
+      list.map((s) => [s.name, s.kind, s.stored]),
+      [
+        ['seed', 'bytes', true],
+        ['sign', 'ec', true],
+        ['wrap', 'rsa', true],
+        ['mtls', 'x509', true],
+        ['api-token', 'import', true],
+        ['per-job', 'derive', false],
+        ['shared', 'bytes', true],
+      ],
+    )
+    const sign = JSON.parse(
+      fromUtf8((await loadSecret(tb.context, 'acme', 'pipeline', 'sign')).value),
+    )
+    assert.equal(list[1]?.public, sign.public)
+    assert.match(list[3]?.cert ?? '', /^-----BEGIN CERTIFICATE-----/)
+    assert.doesNotMatch(res.body, /PRIVATE KEY/)
+    assert.ok(!res.body.includes(toHex(IMPORTED)) && !res.body.includes(toBase64(IMPORTED)))
+    const missing = await tb.admin('GET', '/admin/v0/secrets/acme/nope')
+    assert.equal(missing.json().code, 'ERR_BROKER_NOT_FOUND')
+  })
+
   it('keeps secret values out of the audit log and the stored rows', async () => {
     const audit = JSON.stringify(await listAudit(tb.context.db, {}))
     const rows = (
@@ -312,3 +345,50 @@ async function startStrangerCa() {
   const { createCa } = await import('./ca.ts')
   return createCa(new Date('2026-11-01T00:00:00Z'), new Uint8Array(16).fill(7))
 }
+
+describe('certificate renewal', () => {
+  let tb: TestBroker
+  const start = new Date('2026-11-22T12:00:00Z')
+  before(async () => {
+    tb = await startTestBroker({ start })
+    const applied = await tb.admin('POST', '/admin/v0/policies', {
+      yaml: `apiVersion: subrosa/v1
+kind: Policy
+metadata: { namespace: acme, name: mesh, predecessor: null }
+owners: { threshold: 1, keys: ["${tb.owner.id}"] }
+workloads:
+  - name: svc
+    accept: [{ tee: sim, measurement: "${MEASUREMENT}" }]
+    inject:
+      files: { /run/subrosa/tls.pem: "{{secret:tls.cert}}" }
+secrets:
+  - { name: tls, generate: { type: x509, keyType: rsa-2048, uri: "spiffe://acme.test/mesh/svc", days: 30 } }
+`,
+    })
+    assert.equal(applied.statusCode, 201, applied.body)
+  })
+  after(() => tb.close())
+
+  const certAt = async (days: number): Promise<X509Certificate> => {
+    tb.setNow(new Date(start.getTime() + days * 86_400_000))
+    const r = await injection(tb, 'acme/mesh/svc')
+    assert.equal(r.status, 200, r.code)
+    return new X509Certificate(file(r.plan as Plan, '/run/subrosa/tls.pem'))
+  }
+
+  it('keeps a certificate with more than a third of its validity left, then issues a new one', async () => {
+    const first = await certAt(0)
+    assert.equal(first.serialNumber, (await certAt(19)).serialNumber)
+    const renewed = await certAt(21)
+    assert.notEqual(renewed.serialNumber, first.serialNumber)
+    assert.equal(new Date(renewed.validFrom).getTime(), start.getTime() + 21 * 86_400_000)
+    assert.ok(renewed.verify(new X509Certificate(tb.context.keys.ca.certPem).publicKey))
+    assert.equal(renewed.subjectAltName, 'URI:spiffe://acme.test/mesh/svc')
+    assert.equal(renewed.publicKey.asymmetricKeyDetails?.modulusLength, 2048)
+    assert.equal((await certAt(22)).serialNumber, renewed.serialNumber)
+    const audit = (await listAudit(tb.context.db, {})).filter(
+      (e) => e.kind === 'secret.generate' && e.data.renewed === true,
+    )
+    assert.equal(audit.length, 1)
+  })
+})

@@ -226,6 +226,32 @@ export async function importSecret(
   return { replaced }
 }
 
+type StoredRow = {
+  readonly sealed: Uint8Array
+  readonly kind: string
+  readonly meta: { readonly notAfter?: string } | null
+}
+
+async function storedRow(
+  ctx: BrokerContext,
+  namespace: string,
+  policy: string,
+  name: string,
+): Promise<StoredRow> {
+  const row = (
+    await ctx.db.query<StoredRow>(
+      'SELECT sealed, kind, meta FROM secrets WHERE namespace = $1 AND policy = $2 AND name = $3',
+      [namespace, policy, name],
+    )
+  ).rows[0]
+  if (row === undefined)
+    throw new BrokerError(
+      'ERR_BROKER_NOT_FOUND',
+      `Secret ${namespace}/${policy}/${name} does not exist (an imported secret must be imported first)`,
+    )
+  return row
+}
+
 /**
  * The plaintext of a stored secret. The caller releases it only after a policy decision and
  * records the release in the audit log.
@@ -238,17 +264,7 @@ export async function loadSecret(
   policy: string,
   name: string,
 ): Promise<OpenedSecret> {
-  const row = (
-    await ctx.db.query<{ sealed: Uint8Array; kind: string }>(
-      'SELECT sealed, kind FROM secrets WHERE namespace = $1 AND policy = $2 AND name = $3',
-      [namespace, policy, name],
-    )
-  ).rows[0]
-  if (row === undefined)
-    throw new BrokerError(
-      'ERR_BROKER_NOT_FOUND',
-      `Secret ${namespace}/${policy}/${name} does not exist (an imported secret must be imported first)`,
-    )
+  const row = await storedRow(ctx, namespace, policy, name)
   return {
     kind: row.kind as SecretKind,
     value: openValue(ctx, namespace, policy, name, row.sealed),
@@ -256,7 +272,61 @@ export async function loadSecret(
 }
 
 /**
- * The value of a secret as a workload sees it: stored ones opened, derived ones computed for
+ * Issue a certificate secret anew when less than a third of its validity is left, so that
+ * workloads fetching it always get a usable one. Another replica may renew at the same time:
+ * the update only applies over the value it replaces, and the loser reads the winner's.
+ */
+async function renewCertificate(
+  ctx: BrokerContext,
+  policy: Policy,
+  spec: SecretSpec,
+  row: StoredRow,
+): Promise<void> {
+  const g = spec.generate
+  const notAfter = row.meta?.notAfter
+  if (g === undefined || !('type' in g) || g.type !== 'x509' || row.kind !== 'x509') return
+  if (notAfter === undefined) return
+  const left = Date.parse(notAfter) - ctx.clock().getTime()
+  if (left > (g.days * 86_400_000) / 3) return
+  const { namespace, name: policyName } = policy.metadata
+  const generated = await generate(ctx, policy, spec)
+  if (generated === undefined) return
+  const sealed = sealValue(ctx, namespace, policyName, spec.name, generated.value)
+  generated.value.fill(0)
+  const updated = (
+    await ctx.db.query<{ name: string }>(
+      `UPDATE secrets SET sealed = $4, meta = $5, updated_at = $6
+       WHERE namespace = $1 AND policy = $2 AND name = $3 AND sealed = $7 RETURNING name`,
+      [
+        namespace,
+        policyName,
+        spec.name,
+        sealed,
+        JSON.stringify({ ...generated.meta, spec: canonicalJson(g) }),
+        ctx.clock(),
+        row.sealed,
+      ],
+    )
+  ).rows
+  if (updated.length > 0)
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'secret.generate',
+      namespace,
+      data: {
+        policy: policyName,
+        secret: spec.name,
+        type: 'x509',
+        replaced: true,
+        renewed: true,
+        uri: g.uri,
+        notAfter: String(generated.meta.notAfter),
+      },
+    })
+}
+
+/**
+ * The value of a secret as a workload sees it: stored ones opened (certificates renewed when a
+ * third of their validity is left), derived ones computed for
  * `workloadRef` (`<ns>/<policy>/<workload>`) as HKDF-SHA256(from, salt "subrosa/derive/v1",
  * info = `<info> NUL <ns>/<policy>/<secret> NUL <workloadRef>`), so every workload gets its own.
  *
@@ -275,7 +345,10 @@ export async function resolveSecret(
       'ERR_BROKER_NOT_FOUND',
       `Policy ${namespace}/${policyName} declares no secret ${name}`,
     )
-  if (spec.derive === undefined) return loadSecret(ctx, namespace, policyName, name)
+  if (spec.derive === undefined) {
+    await renewCertificate(ctx, policy, spec, await storedRow(ctx, namespace, policyName, name))
+    return loadSecret(ctx, namespace, policyName, name)
+  }
   const from = await loadSecret(ctx, namespace, policyName, spec.derive.from)
   try {
     const info = utf8(
@@ -313,4 +386,52 @@ export function secretView(
     'ERR_BROKER_SECRET_KIND',
     `Secret ${name} is a stored ${secret.kind} secret, which has no ${part === undefined ? 'plain value' : `part ${part}`}`,
   )
+}
+
+/** What an owner may see of a declared secret: its kind, whether it has a value, public parts. */
+export type SecretDescription = {
+  readonly name: string
+  readonly kind: SecretKind
+  /** A stored value exists (derived secrets are computed on release and never stored). */
+  readonly stored: boolean
+  readonly public?: string
+  readonly cert?: string
+  readonly notAfter?: string
+  readonly updatedAt?: string
+}
+
+/** The declared secrets of a policy with their public facts; never a secret value. */
+export async function describeSecrets(
+  ctx: BrokerContext,
+  policy: Policy,
+): Promise<SecretDescription[]> {
+  const { namespace, name: policyName } = policy.metadata
+  const rows = new Map(
+    (
+      await ctx.db.query<{
+        name: string
+        meta: { public?: string; cert?: string; notAfter?: string } | null
+        updated_at: Date | null
+        created_at: Date
+      }>(
+        'SELECT name, meta, updated_at, created_at FROM secrets WHERE namespace = $1 AND policy = $2',
+        [namespace, policyName],
+      )
+    ).rows.map((r) => [r.name, r]),
+  )
+  return policy.secrets.map((spec) => {
+    const row = rows.get(spec.name)
+    const meta = row?.meta ?? {}
+    return {
+      name: spec.name,
+      kind: secretKind(spec),
+      stored: row !== undefined,
+      ...(meta.public === undefined ? {} : { public: meta.public }),
+      ...(meta.cert === undefined ? {} : { cert: meta.cert }),
+      ...(meta.notAfter === undefined ? {} : { notAfter: meta.notAfter }),
+      ...(row === undefined
+        ? {}
+        : { updatedAt: new Date(row.updated_at ?? row.created_at).toISOString() }),
+    }
+  })
 }
