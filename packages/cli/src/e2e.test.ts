@@ -285,6 +285,19 @@ describe('end to end over loopback HTTPS', () => {
     assert.equal(JSON.parse(generated.stdout.trim()).error.code, 'ERR_BROKER_SECRET_KIND')
     const usage = await cli(['secret', 'import', 'e2e/analytics', '--file', 'token.bin'], dir)
     assert.equal(usage.status, 2, usage.stderr)
+    const listed = await cli(['secret', 'list', 'e2e/analytics', ...connection, ...owner], dir)
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.deepEqual(
+      (JSON.parse(listed.stdout.trim()).secrets as { name: string; stored: boolean }[]).map((s) => [
+        s.name,
+        s.stored,
+      ]),
+      [
+        ['salt', true],
+        ['api-token', true],
+      ],
+    )
+    assert.ok(!listed.stdout.includes('tok-from'), 'no secret value listed')
   })
 
   it('launches a command with the injected env, args and files, then removes them', async () => {

@@ -59,6 +59,18 @@ export const importSecretRequestSchema = z.strictObject({
   value: z.string().max(90000),
 })
 export type ImportSecretRequest = z.infer<typeof importSecretRequestSchema>
+/** `GET /admin/v0/secrets/:ns/:policy`: the declared secrets, public facts only. */
+export type ListSecretsResponse = {
+  secrets: {
+    name: string
+    kind: 'bytes' | 'ec' | 'rsa' | 'x509' | 'import' | 'derive'
+    stored: boolean
+    public?: string
+    cert?: string
+    notAfter?: string
+    updatedAt?: string
+  }[]
+}
 export type ImportSecretResponse = {
   namespace: string
   policy: string

@@ -26,6 +26,7 @@ export {
   type ImportSecretRequest,
   type ImportSecretResponse,
   importSecretRequestSchema,
+  type ListSecretsResponse,
   masterKeyId,
   type Problem,
   parseMasterKeyId,

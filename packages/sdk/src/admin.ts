@@ -6,6 +6,7 @@ import type {
   DryRunRequest,
   DryRunResponse,
   ImportSecretResponse,
+  ListSecretsResponse,
 } from '@subrosa/protocol'
 import type { BrokerClient } from './client.ts'
 
@@ -52,6 +53,16 @@ export async function importSecret(
   const path = `/admin/v0/secrets/${encodeURIComponent(ref.namespace)}/${encodeURIComponent(ref.policy)}/${encodeURIComponent(ref.name)}`
   return (await client.call('PUT', path, { kind: 'owner' }, { value: toBase64(value) }))
     .body as ImportSecretResponse
+}
+
+/** The declared secrets of a policy: kind, whether a value is stored, public key or certificate. */
+export async function listSecrets(
+  client: BrokerClient,
+  namespace: string,
+  policy: string,
+): Promise<ListSecretsResponse> {
+  const path = `/admin/v0/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(policy)}`
+  return (await client.call('GET', path, { kind: 'owner' })).body as ListSecretsResponse
 }
 
 /** Read the audit log entries of the owner's namespaces after `after`. */

@@ -4,6 +4,7 @@ export {
   dryRun,
   fetchJwks,
   importSecret,
+  listSecrets,
   readAudit,
   whoami,
 } from './admin.ts'

@@ -8,7 +8,7 @@ import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
 import { policyImportScone } from './scone.ts'
-import { secretImport } from './secrets.ts'
+import { secretImport, secretList } from './secrets.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -22,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   policyImportScone,
   keyCreate,
   secretImport,
+  secretList,
   encrypt,
   decrypt,
   parquetInspect,

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parsePolicyRef } from '@subrosa/policy'
-import { importSecret } from '@subrosa/sdk'
+import { importSecret, listSecrets } from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { renderTable } from '../output.ts'
 
 /** `subrosa secret import` */
 export const secretImport: Command = {
@@ -60,6 +61,43 @@ export const secretImport: Command = {
       )
     } finally {
       value.fill(0)
+      client.close()
+    }
+    return 0
+  },
+}
+
+/** `subrosa secret list` */
+export const secretList: Command = {
+  path: ['secret', 'list'],
+  summary: "List a policy's secrets: kind, whether a value is stored, certificate expiry.",
+  usage: '<ns>/<policy> [options]',
+  description:
+    'Shows no secret value. With --json, public keys and certificates (PEM) are included.',
+  json: true,
+  options: OWNER_OPTIONS,
+  async run(inv) {
+    const [ref = ''] = positionals(inv, this, ['ns/policy'])
+    const [namespace, policy, ...rest] = ref.split('/')
+    if (namespace === '' || policy === undefined || policy === '' || rest.length > 0)
+      throw new CliError('ERR_CLI_USAGE', 'The policy must be named <namespace>/<policy>')
+    const client = await brokerClient(inv, true)
+    try {
+      const r = await listSecrets(client, namespace as string, policy)
+      inv.io.out(
+        inv.json
+          ? JSON.stringify(r)
+          : renderTable(
+              ['name', 'kind', 'stored', 'not after'],
+              r.secrets.map((s) => [
+                s.name,
+                s.kind,
+                s.kind === 'derive' ? 'per workload' : s.stored ? 'yes' : 'NO',
+                s.notAfter ?? '',
+              ]),
+            ),
+      )
+    } finally {
       client.close()
     }
     return 0
