@@ -27,7 +27,7 @@ export {
   secretParts,
   type Workload,
 } from './schema.ts'
-export { convertSconeSession, type SconeConversion } from './scone.ts'
+export { convertSconeSession, type SconeConversion } from './scone/convert.ts'
 export {
   parseTemplate,
   renderTemplate,

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { SgxClaims } from '@subrosa/attest'
-import { evaluatePolicy } from './evaluate.ts'
-import { parsePolicy } from './policy.ts'
-import { convertSconeSession } from './scone.ts'
+import { evaluatePolicy } from '../evaluate.ts'
+import { parsePolicy } from '../policy.ts'
+import { convertSconeSession } from './convert.ts'
 
 const OWNER =
   'urn:ietf:params:oauth:jwk-thumbprint:sha-256:NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
 const session = (name: string): string =>
-  readFileSync(new URL(`../fixtures/scone/${name}`, import.meta.url), 'utf8')
+  readFileSync(new URL(`../../fixtures/scone/${name}`, import.meta.url), 'utf8')
 const DRIVER = 'ce65143d5b43506c16232ac9b26ee74027109bf9a7f60ee15ba59561ef109ca5'
 const EXECUTOR = 'e517e6d948352da317db6b1c9fb8f2f93cdb17cbd8d370b31aa60ec9ff0321e9'
 const API = 'aa456c277bcabada5113ae0cc612e3e434f17036493383add2895bf8b1481b55'

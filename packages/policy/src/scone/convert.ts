@@ -1,8 +1,11 @@
 import { Document } from 'yaml'
-import { parseYaml } from './document.ts'
-import { PolicyError } from './errors.ts'
-import { validatePolicy } from './policy.ts'
-import { INJECT_ROOT, type Policy } from './schema.ts'
+import { parseYaml } from '../document.ts'
+import { PolicyError } from '../errors.ts'
+import { validatePolicy } from '../policy.ts'
+import { INJECT_ROOT, type Policy } from '../schema.ts'
+import { mapAttestation } from './attestation.ts'
+import { mapSecrets } from './secrets.ts'
+import { escapeRegExp, invalid, isObject, type Json, labelOf, stringAt } from './shape.ts'
 
 /** The result of converting a SCONE session: the policy, and what was and was not carried over. */
 export type SconeConversion = {
@@ -16,14 +19,7 @@ export type SconeConversion = {
   readonly unsupported: readonly string[]
 }
 
-type Json = Record<string, unknown>
-type SecretInfo = {
-  readonly label: string
-  readonly kind: 'bytes' | 'ascii' | 'import' | 'ec' | 'x509'
-}
-
-const LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/
-/** `$$SCONE::NAME$$`, optionally with a part suffix (`.crt`, `.key`, `.chain`). */
+/** `$$SCONE::NAME$$`, optionally with a part suffix (`.crt`, `.key`, `.chain`, `.public_key`). */
 const SCONE_REFERENCE = /\$\$SCONE::([A-Za-z0-9_.-]+?)(?:\.(crt|key|chain|public_key))?\$\$/g
 /** Host-supplied values: `@@N` arguments and `\@\@VAR` / `@@VAR` environment. */
 const HOST_VALUE = /(?:\\@\\@|@@)[A-Za-z0-9_]+/
@@ -32,16 +28,6 @@ const PARTS: Readonly<Record<string, string>> = {
   key: 'private',
   chain: 'ca',
   public_key: 'public',
-}
-/** SCONE `tolerate` entries and the Intel TCB statuses they admit. */
-const TOLERATED_TCB: Readonly<Record<string, readonly string[]>> = {
-  'outdated-tcb': ['OutOfDate'],
-  'software-hardening-needed': ['SWHardeningNeeded'],
-  // Hyper-threading and an enabled integrated GPU show in Intel's TCB verdict as configuration
-  // advisories (ConfigurationNeeded), as does an insecure configuration.
-  'insecure-configuration': ['ConfigurationNeeded'],
-  hyperthreading: ['ConfigurationNeeded'],
-  'insecure-igpu': ['ConfigurationNeeded'],
 }
 
 /**
@@ -115,159 +101,13 @@ export function convertSconeSession(
     else unsupported.push('access_policy: only CREATOR entries map to owners; key hashes do not')
   }
 
-  // security.attestation -> accept clause options
-  const attestation = isObject(session.security) ? session.security.attestation : undefined
-  if (session.security !== undefined && !isObject(session.security))
-    invalid('security must be a mapping')
-  if (isObject(session.security))
-    for (const key of Object.keys(session.security))
-      if (key !== 'attestation') unsupported.push(`security.${key}: not supported`)
-  const clauseOptions: Json = {}
-  const tcb = new Set<string>(['UpToDate'])
-  let debug: 'deny' | 'allow' = 'deny'
-  if (attestation !== undefined) {
-    if (!isObject(attestation)) invalid('security.attestation must be a mapping')
-    const mode = attestation.mode ?? 'hardware'
-    if (mode === 'maa') {
-      const url = attestation.url
-      if (typeof url !== 'string') invalid('security.attestation.url is required with mode: maa')
-      clauseOptions.issuer = url
-      mapped.push(
-        `security.attestation.mode maa, url -> accept[].issuer: ${url} (Azure Attestation tokens)`,
-      )
-    } else if (mode === 'hardware') {
-      mapped.push(
-        'security.attestation.mode hardware -> accept[].tee: sgx (quotes verified by the broker)',
-      )
-    } else unsupported.push(`security.attestation.mode ${String(mode)}: not supported`)
-    for (const key of Object.keys(attestation))
-      if (!['mode', 'url', 'tolerate', 'ignore_advisories'].includes(key))
-        unsupported.push(`security.attestation.${key}: not supported`)
-    const tolerate = attestation.tolerate ?? []
-    if (!Array.isArray(tolerate)) invalid('security.attestation.tolerate must be a list')
-    for (const t of tolerate) {
-      const statuses = TOLERATED_TCB[String(t)]
-      if (t === 'debug-mode') {
-        debug = 'allow'
-        mapped.push('tolerate debug-mode -> workloads[].debug: allow')
-      } else if (t === 'maa-managed-tcb' && mode === 'maa') {
-        clauseOptions.tcbFromIssuer = true
-        mapped.push('tolerate maa-managed-tcb -> accept[].tcbFromIssuer: true')
-      } else if (statuses !== undefined) {
-        for (const s of statuses) tcb.add(s)
-        mapped.push(`tolerate ${String(t)} -> accept[].tcb: + ${statuses.join(', ')}`)
-      } else unsupported.push(`tolerate ${String(t)}: not supported`)
-    }
-    if (tcb.has('OutOfDate') && tcb.has('ConfigurationNeeded'))
-      tcb.add('OutOfDateConfigurationNeeded')
-    if (tcb.has('SWHardeningNeeded') && tcb.has('ConfigurationNeeded'))
-      tcb.add('ConfigurationAndSWHardeningNeeded')
-    const advisories = attestation.ignore_advisories
-    if (advisories !== undefined) {
-      const list =
-        advisories === '*'
-          ? ['*']
-          : Array.isArray(advisories)
-            ? advisories.map(String)
-            : invalid('security.attestation.ignore_advisories must be "*" or a list')
-      clauseOptions.allowAdvisories = list
-      mapped.push(
-        `ignore_advisories ${list.join(', ')} -> accept[].allowAdvisories: [${list.join(', ')}]`,
-      )
-    }
-  }
+  const { clauseOptions, tcb, debug } = mapAttestation(session, { mapped, unsupported })
 
-  // secrets
-  const secrets: Json[] = []
-  const grants: Json[] = []
-  const infos = new Map<string, SecretInfo>()
-  const rawSecrets = session.secrets ?? []
-  if (!Array.isArray(rawSecrets)) invalid('secrets must be a list')
-  rawSecrets.forEach((s, i) => {
-    if (!isObject(s)) invalid(`secrets[${i}] must be a mapping`)
-    const sconeName = stringAt(s, 'name', `secrets[${i}].name`)
-    const label = labelOf(sconeName, `secrets[${i}].name`)
-    const kind = String(s.kind ?? 'binary')
-    const at = `secret ${sconeName}`
-    for (const key of Object.keys(s))
-      if (
-        ![
-          'name',
-          'kind',
-          'size',
-          'value',
-          'export',
-          'import',
-          'dns',
-          'common_name',
-          'issuer',
-        ].includes(key)
-      )
-        unsupported.push(`${at}.${key}: not supported`)
-    if (s.import !== undefined) {
-      unsupported.push(
-        `${at}.import (from another session): grant it in the exporting policy instead`,
-      )
-      return
-    }
-    let spec: Json
-    let info: SecretInfo
-    if (s.value !== undefined) {
-      // The value itself is never copied into the policy, a message or a list.
-      spec = { name: label, import: true }
-      info = { label, kind: 'import' }
-      mapped.push(
-        `${at} (value given) -> secrets: { name: ${label}, import: true }; import the value with \`subrosa secret import ${options.namespace}/${name}/${label}\``,
-      )
-    } else if (kind === 'ascii' || kind === 'binary') {
-      const size = s.size ?? 32
-      if (typeof size !== 'number' || !Number.isInteger(size) || size < 16 || size > 1024) {
-        unsupported.push(`${at}.size ${String(size)}: generated secrets are 16..1024 bytes`)
-        return
-      }
-      spec = { name: label, generate: { bytes: size } }
-      info = { label, kind: kind === 'ascii' ? 'ascii' : 'bytes' }
-      mapped.push(
-        `${at} (kind ${kind}, size ${size}) -> secrets: { name: ${label}, generate: { bytes: ${size} } }${kind === 'ascii' ? ', injected as hex text' : ''}`,
-      )
-    } else if (kind === 'private-key') {
-      spec = { name: label, generate: { type: 'ec', curve: 'P-256' } }
-      info = { label, kind: 'ec' }
-      mapped.push(
-        `${at} (kind private-key) -> secrets: { name: ${label}, generate: { type: ec, curve: P-256 } }`,
-      )
-    } else if (kind === 'x509') {
-      const dns =
-        s.dns === undefined ? [] : Array.isArray(s.dns) ? s.dns.map(String) : [String(s.dns)]
-      const uri = `spiffe://${options.namespace}/${name}/${label}`
-      spec = { name: label, generate: { type: 'x509', uri, ...(dns.length > 0 ? { dns } : {}) } }
-      info = { label, kind: 'x509' }
-      mapped.push(
-        `${at} (kind x509) -> secrets: { name: ${label}, generate: { type: x509, uri: ${uri} } }, issued by the broker CA${s.issuer === undefined ? '' : ` (not by ${String(s.issuer)})`}`,
-      )
-    } else {
-      unsupported.push(
-        `${at} (kind ${kind}): not supported${kind === 'x509-ca' ? ' (the broker CA issues all certificates)' : ''}`,
-      )
-      return
-    }
-    if (infos.has(sconeName) || [...infos.values()].some((x) => x.label === label))
-      invalid(`secrets[${i}].name: ${sconeName} maps to ${label}, which another secret uses`)
-    infos.set(sconeName, info)
-    secrets.push(spec)
-    const exports = s.export === undefined ? [] : Array.isArray(s.export) ? s.export : [s.export]
-    for (const e of exports) {
-      const target = typeof e === 'string' ? e : isObject(e) ? e.session : undefined
-      const ns = isObject(e) && typeof e.namespace === 'string' ? e.namespace : options.namespace
-      if (typeof target !== 'string') {
-        unsupported.push(`${at}.export: an entry without a session`)
-        continue
-      }
-      const to = `${ns}/${labelOf(target.split('/').pop() ?? '', `${at}.export`)}`
-      grants.push({ secret: label, to })
-      mapped.push(`${at}.export to ${target} -> grants: { secret: ${label}, to: ${to} }`)
-    }
-  })
+  const { secrets, grants, infos } = mapSecrets(
+    session,
+    { namespace: options.namespace, name },
+    { mapped, unsupported },
+  )
 
   // images -> injected files
   const images = new Map<string, Json>()
@@ -435,32 +275,4 @@ export function convertSconeSession(
     ...unsupported.map((u) => ` NOT CONVERTED: ${u}`),
   ].join('\n')
   return { yaml: doc.toString({ lineWidth: 0 }), policy, mapped, unsupported }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function invalid(message: string): never {
-  throw new PolicyError(
-    'ERR_POLICY_SCONE_INVALID',
-    `Not a SCONE session this converter reads: ${message}`,
-  )
-}
-
-function stringAt(o: Json, key: string, where: string): string {
-  const v = o[key]
-  if (typeof v !== 'string' || v === '') invalid(`${where} must be a non-empty string`)
-  return v
-}
-
-/** A SCONE name as a DNS label: lower case, `_` and `.` as `-`. */
-function labelOf(name: string, where: string): string {
-  const label = name.toLowerCase().replace(/[_.]/g, '-')
-  if (!LABEL.test(label)) invalid(`${where}: ${name} cannot be made a DNS label`)
-  return label
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
