@@ -274,23 +274,24 @@ export async function loadSecret(
 /**
  * Issue a certificate secret anew when less than a third of its validity is left, so that
  * workloads fetching it always get a usable one. Another replica may renew at the same time:
- * the update only applies over the value it replaces, and the loser reads the winner's.
+ * the update only applies over the value it replaces, and the loser reads the winner's. Returns
+ * whether the stored value may have changed.
  */
 async function renewCertificate(
   ctx: BrokerContext,
   policy: Policy,
   spec: SecretSpec,
   row: StoredRow,
-): Promise<void> {
+): Promise<boolean> {
   const g = spec.generate
   const notAfter = row.meta?.notAfter
-  if (g === undefined || !('type' in g) || g.type !== 'x509' || row.kind !== 'x509') return
-  if (notAfter === undefined) return
+  if (g === undefined || !('type' in g) || g.type !== 'x509' || row.kind !== 'x509') return false
+  if (notAfter === undefined) return false
   const left = Date.parse(notAfter) - ctx.clock().getTime()
-  if (left > (g.days * 86_400_000) / 3) return
+  if (left > (g.days * 86_400_000) / 3) return false
   const { namespace, name: policyName } = policy.metadata
   const generated = await generate(ctx, policy, spec)
-  if (generated === undefined) return
+  if (generated === undefined) return false
   const sealed = sealValue(ctx, namespace, policyName, spec.name, generated.value)
   generated.value.fill(0)
   const updated = (
@@ -322,6 +323,7 @@ async function renewCertificate(
         notAfter: String(generated.meta.notAfter),
       },
     })
+  return true
 }
 
 /**
@@ -346,8 +348,13 @@ export async function resolveSecret(
       `Policy ${namespace}/${policyName} declares no secret ${name}`,
     )
   if (spec.derive === undefined) {
-    await renewCertificate(ctx, policy, spec, await storedRow(ctx, namespace, policyName, name))
-    return loadSecret(ctx, namespace, policyName, name)
+    let row = await storedRow(ctx, namespace, policyName, name)
+    if (await renewCertificate(ctx, policy, spec, row))
+      row = await storedRow(ctx, namespace, policyName, name)
+    return {
+      kind: row.kind as SecretKind,
+      value: openValue(ctx, namespace, policyName, name, row.sealed),
+    }
   }
   const from = await loadSecret(ctx, namespace, policyName, spec.derive.from)
   try {
