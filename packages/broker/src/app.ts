@@ -1,7 +1,8 @@
-import { isSubrosaError } from '@subrosa/core'
+import { fromBase64, isSubrosaError } from '@subrosa/core'
 import {
   applyPolicyRequestSchema,
   createKeyRequestSchema,
+  importSecretRequestSchema,
   KBS_SESSION_COOKIE,
   type Problem,
   parseWire,
@@ -30,6 +31,7 @@ import {
 import { authenticateOwner, revokeOwner } from './owners.ts'
 import { applyPolicy, policyHistory, policyVersion, requirePolicy } from './policies.ts'
 import { releaseInjection, releaseResource } from './releases.ts'
+import { describeSecrets, importSecret } from './secrets.ts'
 import { attestSelf } from './self-attestation.ts'
 import { publicJwks } from './state.ts'
 
@@ -204,6 +206,39 @@ export function buildBrokerApp(
     reply.code(result.created ? 201 : 200)
     return { ...result, namespace, name }
   })
+  app.get<{ Params: { ns: string; policy: string } }>(
+    '/admin/v0/secrets/:ns/:policy',
+    async (request) => {
+      const id = await owner(request)
+      await authorizeNamespace(ctx, id, request.params.ns, { claim: false })
+      const stored = await requirePolicy(ctx, request.params.ns, request.params.policy)
+      return { secrets: await describeSecrets(ctx, stored.policy) }
+    },
+  )
+  app.put<{ Params: { ns: string; policy: string; name: string } }>(
+    '/admin/v0/secrets/:ns/:policy/:name',
+    async (request) => {
+      const id = await owner(request)
+      const { ns, policy, name } = request.params
+      const { value } = parseWire(importSecretRequestSchema, request.body, 'import secret request')
+      await authorizeNamespace(ctx, id, ns, { claim: false })
+      const stored = await requirePolicy(ctx, ns, policy)
+      if (!stored.policy.owners.keys.includes(id))
+        throw new BrokerError(
+          'ERR_BROKER_FORBIDDEN',
+          `The signer is not an owner of ${ns}/${policy}`,
+        )
+      const bytes = fromBase64(value)
+      if (bytes === undefined)
+        throw new BrokerError('ERR_BROKER_SECRET_VALUE', 'The secret value is not base64')
+      try {
+        const { replaced } = await importSecret(ctx, id, stored.policy, name, bytes)
+        return { namespace: ns, policy, name, bytes: bytes.length, replaced }
+      } finally {
+        bytes.fill(0)
+      }
+    },
+  )
   app.get<{ Querystring: { after?: string; limit?: string } }>(
     '/admin/v0/audit',
     async (request) => {

@@ -45,6 +45,9 @@ export const BROKER_ERRORS = {
   ERR_TOKEN_STALE:
     'The token was issued under a policy version that is no longer current; attest again.',
   ERR_KMS_NOT_GRANTED: 'The workload is not granted this operation on this master key.',
+  ERR_BROKER_SECRET_KIND:
+    'The secret is of another kind than the request needs (e.g. importing a generated secret).',
+  ERR_BROKER_SECRET_VALUE: 'An imported secret value is empty, too large or not base64.',
 } as const
 
 export type BrokerErrorCode = keyof typeof BROKER_ERRORS
@@ -83,6 +86,8 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_KBS_BINDING: 401,
   ERR_TOKEN_STALE: 401,
   ERR_KMS_NOT_GRANTED: 403,
+  ERR_BROKER_SECRET_KIND: 409,
+  ERR_BROKER_SECRET_VALUE: 400,
   ERR_POLICY_DENIED: 403,
   ERR_POLICY_YAML: 400,
   ERR_POLICY_INVALID: 400,

@@ -104,6 +104,20 @@ export const ROUTES: readonly RouteSpec[] = [
       body: revokeOwnerRequestSchema,
     },
   ),
+  r(
+    'PUT',
+    '/admin/v0/secrets/:ns/:policy/:name',
+    'admin',
+    'Set the value of an `import: true` secret (policy owners).',
+    'owner',
+  ),
+  r(
+    'GET',
+    '/admin/v0/secrets/:ns/:policy',
+    'admin',
+    "A policy's secrets: kinds, public facts, whether stored (never values).",
+    'owner',
+  ),
   r('GET', '/admin/v0/audit', 'admin', 'Audit entries of the owner’s namespaces.', 'owner'),
   r(
     'GET',

@@ -34,7 +34,7 @@ async function holdings(broker: RunningBroker, wrapped: string) {
   const ctx = broker.context
   return {
     dek: toHex(await unwrapWithMasterKey(ctx, KEY_ID, wrapped)),
-    secret: toHex(await loadSecret(ctx, 'acme', 'analytics', 'db-token')),
+    secret: toHex((await loadSecret(ctx, 'acme', 'analytics', 'db-token')).value),
   }
 }
 

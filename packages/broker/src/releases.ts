@@ -1,5 +1,5 @@
 import { fromUtf8, toBase64 } from '@subrosa/core'
-import { renderTemplate, templateSecretNames } from '@subrosa/policy'
+import { type Policy, renderTemplate, type SecretPart, templateSecretNames } from '@subrosa/policy'
 import { encryptJsonToKey, encryptToKey, type Injection } from '@subrosa/protocol'
 import type { FlattenedJWE } from 'jose'
 import { appendAudit } from './audit.ts'
@@ -7,13 +7,13 @@ import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import type { WorkloadIdentity } from './kbs.ts'
 import { latestPolicy } from './policies.ts'
-import { loadSecret } from './secrets.ts'
+import { type OpenedSecret, resolveSecret, secretView } from './secrets.ts'
 
 /** Names of the secrets a workload's injection templates reference. */
 export function referencedSecrets(identity: WorkloadIdentity): Set<string> {
   const names = new Set<string>()
-  const { env, files } = identity.workload.inject
-  for (const t of [...Object.values(env), ...Object.values(files)])
+  const { env, files, args } = identity.workload.inject
+  for (const t of [...Object.values(env), ...Object.values(files), ...(args ?? [])])
     for (const n of templateSecretNames(t)) names.add(n)
   return names
 }
@@ -21,7 +21,8 @@ export function referencedSecrets(identity: WorkloadIdentity): Set<string> {
 /**
  * `GET /kbs/v0/resource/<ns>/<policy>/<name>`: release one secret, as a JWE to the attested TEE
  * key. Allowed when the workload's own policy references it, or another policy grants it to the
- * workload's policy.
+ * workload's policy. A refusal is audited as `secret.deny`. Key pairs and certificates are
+ * released as the UTF-8 JSON of their PEM parts; derived secrets as the requester's own value.
  *
  * @throws BrokerError `ERR_BROKER_FORBIDDEN`, `ERR_BROKER_NOT_FOUND`.
  */
@@ -35,44 +36,58 @@ export async function releaseResource(
   const w = identity.claims['subrosa.workload']
   const own =
     namespace === w.namespace && policy === w.policy && referencedSecrets(identity).has(name)
-  const granted = own
-    ? false
-    : await isGranted(ctx, namespace, policy, name, `${w.namespace}/${w.policy}`)
-  if (!own && !granted) {
+  const source = own
+    ? identity.stored.policy
+    : await grantingPolicy(ctx, namespace, policy, name, w)
+  if (source === undefined) {
+    await appendAudit(ctx.db, ctx.clock, {
+      kind: 'secret.deny',
+      namespace,
+      data: {
+        secret: `${namespace}/${policy}/${name}`,
+        to: identity.ref,
+        code: 'ERR_BROKER_FORBIDDEN',
+        tokenId: identity.claims.jti,
+      },
+    })
     throw new BrokerError(
       'ERR_BROKER_FORBIDDEN',
       `Workload ${identity.ref} may not read secret ${namespace}/${policy}/${name}`,
     )
   }
-  const value = await loadSecret(ctx, namespace, policy, name)
+  const secret = await resolveSecret(ctx, source, name, identity.ref)
   try {
-    const jwe = await encryptToKey(value, identity.teeKey)
+    const jwe = await encryptToKey(secret.value, identity.teeKey)
     await audit(
       ctx,
       identity,
       namespace,
       `${namespace}/${policy}/${name}`,
-      granted ? 'grant' : 'policy',
+      own ? 'policy' : 'grant',
     )
     return jwe
   } finally {
-    value.fill(0)
+    secret.value.fill(0)
   }
 }
 
-async function isGranted(
+/** The policy that grants `name` to the workload's policy, or undefined. */
+async function grantingPolicy(
   ctx: BrokerContext,
   namespace: string,
   policy: string,
   name: string,
-  to: string,
-): Promise<boolean> {
+  w: { readonly namespace: string; readonly policy: string },
+): Promise<Policy | undefined> {
+  const to = `${w.namespace}/${w.policy}`
   const source = await latestPolicy(ctx, namespace, policy)
-  return source?.policy.grants.some((g) => g.secret === name && g.to === to) ?? false
+  return source?.policy.grants.some((g) => g.secret === name && g.to === to) === true
+    ? source.policy
+    : undefined
 }
 
 /**
- * `GET /kbs/v0/workload`: the workload's resolved injection (env, files, key grants) as a JWE
+ * `GET /kbs/v0/workload`: the workload's resolved injection (env, files, args, key grants) as a JWE
  * to the attested TEE key; one audit entry per secret it contains.
  */
 export async function releaseInjection(
@@ -80,17 +95,17 @@ export async function releaseInjection(
   identity: WorkloadIdentity,
 ): Promise<FlattenedJWE> {
   const w = identity.claims['subrosa.workload']
-  const values = new Map<string, Uint8Array>()
+  const values = new Map<string, OpenedSecret>()
   for (const name of referencedSecrets(identity))
-    values.set(name, await loadSecret(ctx, w.namespace, w.policy, name))
-  const lookup = (name: string): Uint8Array => {
+    values.set(name, await resolveSecret(ctx, identity.stored.policy, name, identity.ref))
+  const lookup = (name: string, part: SecretPart | undefined): Uint8Array => {
     const v = values.get(name)
     if (v === undefined)
       throw new BrokerError('ERR_BROKER_NOT_FOUND', `Secret ${name} does not exist`)
-    return v
+    return secretView(name, v, part)
   }
   try {
-    const { env, files } = identity.workload.inject
+    const { env, files, args } = identity.workload.inject
     const injection: Injection = {
       env: Object.fromEntries(
         Object.entries(env).map(([k, t]) => [
@@ -102,6 +117,9 @@ export async function releaseInjection(
         path,
         content: toBase64(renderTemplate(t, { lookup, target: 'file' })),
       })),
+      ...(args === undefined
+        ? {}
+        : { args: args.map((t) => fromUtf8(renderTemplate(t, { lookup, target: 'arg' }))) }),
       keys: [...identity.workload.keys],
     }
     const jwe = await encryptJsonToKey(injection, identity.teeKey)
@@ -109,7 +127,7 @@ export async function releaseInjection(
       await audit(ctx, identity, w.namespace, `${w.namespace}/${w.policy}/${name}`, 'injection')
     return jwe
   } finally {
-    for (const v of values.values()) v.fill(0)
+    for (const v of values.values()) v.value.fill(0)
   }
 }
 

@@ -53,9 +53,11 @@ ${measurements.map((m) => `      - { tee: sim, measurement: "${m}" }`).join('\n'
     inject:
       env: { SALT_FILE: /run/subrosa/salt, SALT_HEX: "{{secret:salt:hex}}" }
       files: { /run/subrosa/salt: "{{secret:salt}}" }
+      args: ["file=/run/subrosa/salt", "{{secret:salt:hex}}"]
     keys: ["e2e/taxi:unwrap", "e2e/results:wrap"]
 secrets:
   - { name: salt, generate: { bytes: 24 } }
+  - { name: api-token, import: true }
 `
 }
 
@@ -236,9 +238,71 @@ describe('end to end over loopback HTTPS', () => {
     assert.match(out.error.details.path, /^workloads\[0\]\.accept\[0\]\.measurement/)
   })
 
-  it('launches a command with the injected env and files, then removes them', async () => {
+  it('imports an owner-supplied secret from a file or env, and refuses a generated one', async () => {
+    await writeFile(join(dir, 'token.bin'), 'tok-from-file')
+    const connection = ['--broker', broker.url, '--ca', join(dir, 'broker', 'ca.pem')]
+    const owner = ['--owner-key', 'owner.jwk', '--json']
+    const fromFile = await cli(
+      [
+        'secret',
+        'import',
+        'e2e/analytics/api-token',
+        '--file',
+        'token.bin',
+        ...connection,
+        ...owner,
+      ],
+      dir,
+    )
+    assert.equal(fromFile.status, 0, fromFile.stderr)
+    assert.deepEqual(JSON.parse(fromFile.stdout.trim()), {
+      namespace: 'e2e',
+      policy: 'analytics',
+      name: 'api-token',
+      bytes: 13,
+      replaced: false,
+    })
+    const fromEnv = await runCli(
+      entry,
+      [
+        'secret',
+        'import',
+        'e2e/analytics/api-token',
+        '--from-env',
+        'TOKEN',
+        ...connection,
+        ...owner,
+      ],
+      { cwd: dir, env: { TOKEN: 'tok-from-env' } },
+    )
+    assert.equal(fromEnv.status, 0, fromEnv.stderr)
+    assert.equal(JSON.parse(fromEnv.stdout.trim()).replaced, true)
+    const generated = await cli(
+      ['secret', 'import', 'e2e/analytics/salt', '--file', 'token.bin', ...connection, ...owner],
+      dir,
+    )
+    assert.equal(generated.status, 1)
+    assert.equal(JSON.parse(generated.stdout.trim()).error.code, 'ERR_BROKER_SECRET_KIND')
+    const usage = await cli(['secret', 'import', 'e2e/analytics', '--file', 'token.bin'], dir)
+    assert.equal(usage.status, 2, usage.stderr)
+    const listed = await cli(['secret', 'list', 'e2e/analytics', ...connection, ...owner], dir)
+    assert.equal(listed.status, 0, listed.stderr)
+    assert.deepEqual(
+      (JSON.parse(listed.stdout.trim()).secrets as { name: string; stored: boolean }[]).map((s) => [
+        s.name,
+        s.stored,
+      ]),
+      [
+        ['salt', true],
+        ['api-token', true],
+      ],
+    )
+    assert.ok(!listed.stdout.includes('tok-from'), 'no secret value listed')
+  })
+
+  it('launches a command with the injected env, args and files, then removes them', async () => {
     const script =
-      'const fs=require("fs");const f=process.env.SALT_FILE;console.log(JSON.stringify({f,size:fs.statSync(f).size,mode:fs.statSync(f).mode&0o777,hex:process.env.SALT_HEX,same:fs.readFileSync(f).toString("hex")===process.env.SALT_HEX}))'
+      'const fs=require("fs");const f=process.env.SALT_FILE;console.log(JSON.stringify({f,size:fs.statSync(f).size,mode:fs.statSync(f).mode&0o777,hex:process.env.SALT_HEX,same:fs.readFileSync(f).toString("hex")===process.env.SALT_HEX,argv:process.argv.slice(1)}))'
     const res = await cli(
       [
         'launch',
@@ -256,6 +320,7 @@ describe('end to end over loopback HTTPS', () => {
         process.execPath,
         '-e',
         script,
+        'given',
       ],
       dir,
     )
@@ -265,7 +330,14 @@ describe('end to end over loopback HTTPS', () => {
       size: number
       mode: number
       same: boolean
+      hex: string
+      argv: string[]
     }
+    assert.deepEqual(
+      seen.argv,
+      ['given', `file=${seen.f}`, seen.hex],
+      'injected args follow the given ones',
+    )
     assert.equal(seen.size, 24)
     assert.equal(seen.mode, 0o600)
     assert.equal(seen.same, true)

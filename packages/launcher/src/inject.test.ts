@@ -31,6 +31,30 @@ describe('injection', () => {
     await assert.rejects(stat(scratch.dir))
   })
 
+  it('returns injected args with /run/subrosa/ rewritten, none when the broker sent none', async () => {
+    const scratch = await createScratch()
+    try {
+      const { args } = await materializeInjection(
+        {
+          env: {},
+          files: [],
+          args: ['--cert=/run/subrosa/tls/cert.pem', '--level=2'],
+          keys: [],
+        },
+        scratch.dir,
+      )
+      assert.deepEqual(args, [`--cert=${join(scratch.dir, 'tls/cert.pem')}`, '--level=2'])
+      const none = await materializeInjection({ env: {}, files: [], keys: [] }, scratch.dir)
+      assert.deepEqual(none.args, [])
+      await assert.rejects(
+        materializeInjection({ env: {}, files: [], args: ['a\u0000b'], keys: [] }, scratch.dir),
+        { code: 'ERR_LAUNCHER_INJECTION' },
+      )
+    } finally {
+      await scratch.dispose()
+    }
+  })
+
   it('refuses paths outside /run/subrosa/ and bad content', async () => {
     const scratch = await createScratch()
     try {

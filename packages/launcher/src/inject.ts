@@ -9,14 +9,15 @@ export const INJECT_ROOT = '/run/subrosa/'
 
 /**
  * Write the injection's files (0600) under the scratch directory, which stands for
- * `/run/subrosa/`, and return the env with `/run/subrosa/` paths rewritten to the real place.
+ * `/run/subrosa/`, and return the env and the injected args with `/run/subrosa/` paths rewritten
+ * to the real place.
  *
  * @throws LauncherError `ERR_LAUNCHER_INJECTION` for a path outside `/run/subrosa/` or bad content.
  */
 export async function materializeInjection(
   injection: Injection,
   scratchDir: string,
-): Promise<{ env: Record<string, string>; files: string[] }> {
+): Promise<{ env: Record<string, string>; args: string[]; files: string[] }> {
   const files: string[] = []
   for (const file of injection.files) {
     const clean = normalize(file.path)
@@ -35,8 +36,12 @@ export async function materializeInjection(
     content.fill(0)
     files.push(target)
   }
+  const real = (value: string): string => value.split(INJECT_ROOT).join(`${scratchDir}/`)
   const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries(injection.env))
-    env[name] = value.split(INJECT_ROOT).join(`${scratchDir}/`)
-  return { env, files }
+  for (const [name, value] of Object.entries(injection.env)) env[name] = real(value)
+  const args = (injection.args ?? []).map(real)
+  for (const arg of args)
+    if (arg.includes('\u0000'))
+      throw new LauncherError('ERR_LAUNCHER_INJECTION', 'An injected argument contains NUL')
+  return { env, args, files }
 }

@@ -9,11 +9,14 @@ export type LaunchResult = {
   readonly exitCode: number
   readonly env: readonly string[]
   readonly files: number
+  /** How many arguments the injection appended to the command line. */
+  readonly args: number
 }
 
 /**
  * Run a command as the attested workload: materialize its injection in a private scratch dir,
- * start it with the injected env (and `SUBROSA_SCRATCH`), forward SIGINT/SIGTERM, and remove the
+ * start it with the injected env (and `SUBROSA_SCRATCH`) and the injected args appended after
+ * `args`, forward SIGINT/SIGTERM, and remove the
  * scratch dir when it exits, whatever happens.
  *
  * @throws LauncherError `ERR_LAUNCHER_SPAWN`, `ERR_LAUNCHER_INJECTION`.
@@ -29,8 +32,9 @@ export async function launchCommand(
 ): Promise<LaunchResult> {
   const scratch = await createScratch(options.scratchRoot)
   try {
-    const { env, files } = await materializeInjection(await attested.injection(), scratch.dir)
-    const child = spawn(command, args, {
+    const injected = await materializeInjection(await attested.injection(), scratch.dir)
+    const { env, files } = injected
+    const child = spawn(command, [...args, ...injected.args], {
       stdio: 'inherit',
       env: { ...options.baseEnv, ...env, SUBROSA_SCRATCH: scratch.dir },
     })
@@ -44,7 +48,7 @@ export async function launchCommand(
         )
         child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128 + 15)))
       })
-      return { exitCode, env: Object.keys(env), files: files.length }
+      return { exitCode, env: Object.keys(env), files: files.length, args: injected.args.length }
     } finally {
       process.off('SIGINT', forward)
       process.off('SIGTERM', forward)

@@ -16,18 +16,26 @@ export {
 } from './policy.ts'
 export {
   type AcceptClause,
+  CERT_KEY_TYPES,
   type Grant,
   INJECT_ROOT,
   type Policy,
   policySchema,
+  type SecretKind,
   type SecretSpec,
+  secretKind,
+  secretParts,
   type Workload,
 } from './schema.ts'
+export { convertSconeSession, type SconeConversion } from './scone/convert.ts'
 export {
   parseTemplate,
   renderTemplate,
+  SECRET_PARTS,
   type SecretEncoding,
+  type SecretPart,
   type TemplatePart,
+  type TemplateTarget,
   templateProblem,
   templateSecretNames,
 } from './templates.ts'

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { EXAMPLE_POLICY, OWNER, SIM_V1, thrown } from '../test/fixtures.ts'
 import { parsePolicy } from './policy.ts'
+import { secretKind } from './schema.ts'
 
 const MRENCLAVE = 'fb3d6144337d55bf02f3580080b86f8885730017a97593aef137f53a7bdeb762'
 
@@ -108,7 +109,63 @@ const cases: [string, string, string][] = [
     'metadata.predecessor',
   ],
   ['secret too short', edit('bytes: 32', 'bytes: 8'), 'secrets[0].generate.bytes'],
-  ['secret without a source', edit('generate: { bytes: 32 }', 'size: 32'), 'secrets[0].generate'],
+  ['secret without a source', edit(', generate: { bytes: 32 }', ''), 'secrets[0].generate'],
+  [
+    'secret with two sources',
+    edit('generate: { bytes: 32 }', 'generate: { bytes: 32 }, import: true'),
+    'secrets[0]',
+  ],
+  [
+    'unknown key type',
+    edit('generate: { bytes: 32 }', 'generate: { type: dsa }'),
+    'secrets[0].generate',
+  ],
+  [
+    'rsa bits not offered',
+    edit('generate: { bytes: 32 }', 'generate: { type: rsa, bits: 1024 }'),
+    'secrets[0].generate.bits',
+  ],
+  [
+    'x509 without a SPIFFE ID',
+    edit('generate: { bytes: 32 }', 'generate: { type: x509, uri: "https://acme/x" }'),
+    'secrets[0].generate.uri',
+  ],
+  [
+    'x509 SPIFFE ID with ..',
+    edit('generate: { bytes: 32 }', 'generate: { type: x509, uri: "spiffe://acme/a/../b" }'),
+    'secrets[0].generate.uri',
+  ],
+  [
+    'derive from an undeclared secret',
+    edit('secrets:\n', 'secrets:\n  - { name: per-job, derive: { from: nope, info: x } }\n'),
+    'secrets[0].derive.from',
+  ],
+  [
+    'derive from a key pair',
+    edit(
+      'secrets:\n',
+      'secrets:\n  - { name: kp, generate: { type: ec } }\n  - { name: per-job, derive: { from: kp, info: x } }\n',
+    ),
+    'secrets[1].derive.from',
+  ],
+  [
+    'key pair referenced without a part',
+    edit('secrets:\n', 'secrets:\n  - { name: kp, generate: { type: ec } }\n').replace(
+      '{{secret:spark-auth}}',
+      '{{secret:kp}}',
+    ),
+    'workloads[0].inject.files["/run/subrosa/spark-auth"]',
+  ],
+  [
+    'bytes secret referenced with a part',
+    edit('{{secret:spark-auth}}', '{{secret:spark-auth.cert}}'),
+    'workloads[0].inject.files["/run/subrosa/spark-auth"]',
+  ],
+  [
+    'raw binary secret in an argument',
+    edit('    files:', '    args: ["--auth={{secret:spark-auth:raw}}"]\n      files:'),
+    'workloads[0].inject.args[0]',
+  ],
   [
     'duplicate secret',
     edit('secrets:\n', 'secrets:\n  - { name: spark-auth, generate: { bytes: 16 } }\n'),
@@ -173,5 +230,61 @@ describe('policy schema violations', () => {
       edit(/ {6}- tee: tdx\n(?: {8}[^\n]*\n)+/, `      - ${snp.slice(0, -2)}, tcb: [UpToDate] }\n`),
     )
     assert.equal(details.path, 'workloads[0].accept[0].tcb')
+  })
+})
+
+describe('secret kinds', () => {
+  it('parses every kind with its defaults, and keeps the original random-bytes form', () => {
+    const p = parsePolicy(
+      edit(
+        'secrets:\n',
+        `secrets:
+  - { name: sign, generate: { type: ec } }
+  - { name: wrap, generate: { type: rsa, bits: 4096 } }
+  - name: mtls
+    generate: { type: x509, keyType: ec-p384, uri: "spiffe://acme.example/ns/acme/sa/job", dns: [job.acme.svc] }
+  - { name: api-token, import: true }
+  - { name: per-job, derive: { from: spark-auth, info: "db-password v1" } }
+`,
+      ).replace(
+        '    files:',
+        '    args: ["--cert={{secret:mtls.cert:base64}}", "--token={{secret:api-token:hex}}", "--pw={{secret:per-job}}"]\n      files:',
+      ),
+    )
+    const byName = new Map(p.secrets.map((s) => [s.name, s]))
+    assert.deepEqual(byName.get('sign')?.generate, { type: 'ec', curve: 'P-256' })
+    assert.deepEqual(byName.get('wrap')?.generate, { type: 'rsa', bits: 4096 })
+    assert.deepEqual(byName.get('mtls')?.generate, {
+      type: 'x509',
+      keyType: 'ec-p384',
+      uri: 'spiffe://acme.example/ns/acme/sa/job',
+      dns: ['job.acme.svc'],
+      days: 90,
+    })
+    assert.deepEqual(byName.get('per-job')?.derive, {
+      from: 'spark-auth',
+      info: 'db-password v1',
+      bytes: 32,
+    })
+    assert.deepEqual(byName.get('spark-auth'), { name: 'spark-auth', generate: { bytes: 32 } })
+    assert.equal(p.workloads[0]?.inject.args?.length, 3)
+    assert.deepEqual(
+      p.secrets.map((s) => secretKind(s)),
+      ['sign', 'wrap', 'mtls', 'api-token', 'per-job', 'spark-auth'].map(
+        (n) =>
+          ({
+            sign: 'ec',
+            wrap: 'rsa',
+            mtls: 'x509',
+            'api-token': 'import',
+            'per-job': 'derive',
+            'spark-auth': 'bytes',
+          })[n],
+      ),
+    )
+  })
+
+  it('leaves inject.args absent when the document has none (hashes of old policies hold)', () => {
+    assert.equal(parsePolicy(EXAMPLE_POLICY).workloads[0]?.inject.args, undefined)
   })
 })

@@ -91,3 +91,69 @@ describe('template analysis', () => {
     assert.match(templateProblem('x{{secret:s}}', 'file') ?? '', /whole file/)
   })
 })
+
+describe('template parts and args', () => {
+  const pem = utf8('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+  const parts = (name: string, part: string | undefined): Uint8Array => {
+    if (name === 'tls' && part === 'cert') return pem
+    if (name === 's' && part === undefined) return secret
+    throw new Error(`unknown ${name}.${part}`)
+  }
+
+  it('parses a part reference', () => {
+    assert.deepEqual(parseTemplate('{{secret:tls.cert}}'), [
+      { secret: 'tls', part: 'cert', encoding: undefined },
+    ])
+    assert.deepEqual(templateSecretNames('{{secret:tls.private}} {{secret:tls.ca:hex}}'), ['tls'])
+  })
+
+  it('renders PEM parts as text anywhere, binary secrets as base64 in args', () => {
+    const arg = { lookup: parts, target: 'arg' } as const
+    assert.equal(fromUtf8(renderTemplate('{{secret:tls.cert}}', arg)), fromUtf8(pem))
+    assert.equal(
+      fromUtf8(renderTemplate('cert={{secret:tls.cert}}', { lookup: parts, target: 'env' })),
+      `cert=${fromUtf8(pem)}`,
+    )
+    assert.equal(fromUtf8(renderTemplate('--k={{secret:s}}', arg)), '--k=3q2+7wD/')
+    assert.equal(
+      fromUtf8(renderTemplate('{{secret:tls.cert:base64}}', arg)),
+      Buffer.from(pem).toString('base64'),
+    )
+  })
+
+  it('refuses raw binary secrets in args and unknown parts', () => {
+    assert.match(templateProblem('{{secret:s:raw}}', 'arg') ?? '', /arguments/)
+    assert.throws(() => parseTemplate('{{secret:tls.key}}'), { code: 'ERR_POLICY_TEMPLATE' })
+  })
+})
+
+describe('text encoding', () => {
+  it('writes UTF-8 values verbatim in env, args and inside text', () => {
+    const lookup = (name: string): Uint8Array => (name === 'tok' ? utf8('sv=2020&sig=ü') : secret)
+    assert.equal(
+      fromUtf8(renderTemplate('{{secret:tok:text}}', { lookup, target: 'env' })),
+      'sv=2020&sig=ü',
+    )
+    assert.equal(
+      fromUtf8(renderTemplate('--t={{secret:tok:text}};', { lookup, target: 'arg' })),
+      '--t=sv=2020&sig=ü;',
+    )
+    assert.equal(templateProblem('x={{secret:tok:text}}', 'file'), undefined)
+  })
+
+  it('refuses values that are not NUL-free UTF-8, without echoing them', () => {
+    const lookup = (): Uint8Array => secret // has 0x00 and 0xff
+    assert.throws(
+      () => renderTemplate('{{secret:s:text}}', { lookup, target: 'env' }),
+      (e: Error) => {
+        assert.equal((e as { code?: string }).code, 'ERR_POLICY_TEMPLATE')
+        assert.ok(!e.message.includes('deadbeef') && !e.message.includes('3q2+'))
+        return true
+      },
+    )
+    const invalid = (): Uint8Array => new Uint8Array([0x41, 0xc3])
+    assert.throws(() => renderTemplate('{{secret:s:text}}', { lookup: invalid, target: 'arg' }), {
+      code: 'ERR_POLICY_TEMPLATE',
+    })
+  })
+})

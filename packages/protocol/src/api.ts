@@ -80,6 +80,31 @@ export const createKeyRequestSchema = z.strictObject({
 export type CreateKeyRequest = z.infer<typeof createKeyRequestSchema>
 export type CreateKeyResponse = { id: string; namespace: string; name: string; created: boolean }
 
+/** `PUT /admin/v0/secrets/:ns/:policy/:name`: the value of an `import: true` secret, base64. */
+export const importSecretRequestSchema = z.strictObject({
+  value: z.string().max(90000),
+})
+export type ImportSecretRequest = z.infer<typeof importSecretRequestSchema>
+/** `GET /admin/v0/secrets/:ns/:policy`: the declared secrets, public facts only. */
+export type ListSecretsResponse = {
+  secrets: {
+    name: string
+    kind: 'bytes' | 'ec' | 'rsa' | 'x509' | 'import' | 'derive'
+    stored: boolean
+    public?: string
+    cert?: string
+    notAfter?: string
+    updatedAt?: string
+  }[]
+}
+export type ImportSecretResponse = {
+  namespace: string
+  policy: string
+  name: string
+  bytes: number
+  replaced: boolean
+}
+
 /**
  * `POST /admin/v0/dry-run`: appraise captured evidence against a policy without a nonce and
  * without releasing anything. `policy` is a draft (YAML) or a stored one (`namespace`/`name`);

@@ -65,11 +65,14 @@ export function reportDataFor(runtimeData: RuntimeData): Uint8Array {
 export type Injection = {
   readonly env: Readonly<Record<string, string>>
   readonly files: readonly { readonly path: string; readonly content: string /* base64 */ }[]
+  /** Arguments to append to the workload's command line (absent: none). */
+  readonly args?: readonly string[] | undefined
   readonly keys: readonly string[]
 }
 
 export const injectionSchema = z.object({
   env: z.record(z.string(), z.string()),
   files: z.array(z.object({ path: z.string(), content: z.string() })),
+  args: z.array(z.string()).optional(),
   keys: z.array(z.string()),
 })

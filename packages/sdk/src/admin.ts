@@ -1,9 +1,12 @@
+import { toBase64 } from '@subrosa/core'
 import type {
   ApplyPolicyResponse,
   AuditListResponse,
   CreateKeyResponse,
   DryRunRequest,
   DryRunResponse,
+  ImportSecretResponse,
+  ListSecretsResponse,
   PolicyHistoryResponse,
   PolicyVersionResponse,
 } from '@subrosa/protocol'
@@ -86,6 +89,30 @@ export async function createKey(
 ): Promise<CreateKeyResponse> {
   return (await client.call('POST', '/admin/v0/keys', { kind: 'owner' }, { namespace, name }))
     .body as CreateKeyResponse
+}
+
+/**
+ * Set the value of a secret its policy declares with `import: true` (replacing an earlier one).
+ * The broker audits the length, never the value.
+ */
+export async function importSecret(
+  client: BrokerClient,
+  ref: { readonly namespace: string; readonly policy: string; readonly name: string },
+  value: Uint8Array,
+): Promise<ImportSecretResponse> {
+  const path = `/admin/v0/secrets/${encodeURIComponent(ref.namespace)}/${encodeURIComponent(ref.policy)}/${encodeURIComponent(ref.name)}`
+  return (await client.call('PUT', path, { kind: 'owner' }, { value: toBase64(value) }))
+    .body as ImportSecretResponse
+}
+
+/** The declared secrets of a policy: kind, whether a value is stored, public key or certificate. */
+export async function listSecrets(
+  client: BrokerClient,
+  namespace: string,
+  policy: string,
+): Promise<ListSecretsResponse> {
+  const path = `/admin/v0/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(policy)}`
+  return (await client.call('GET', path, { kind: 'owner' })).body as ListSecretsResponse
 }
 
 /** Read the audit log entries of the owner's namespaces after `after`. */

@@ -85,7 +85,7 @@ export class BrokerClient {
    * @throws SdkError `ERR_SDK_CONNECT`, `ERR_SDK_RESPONSE`, `ERR_SDK_CONFIG`; BrokerCallError.
    */
   async call(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT',
     path: string,
     auth: CallAuth,
     body?: unknown,

@@ -4,6 +4,8 @@ export {
   dryRun,
   exportAudit,
   fetchJwks,
+  importSecret,
+  listSecrets,
   policyHistory,
   policyVersion,
   readAudit,

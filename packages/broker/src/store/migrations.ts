@@ -90,4 +90,14 @@ CREATE TABLE audit_checkpoints (
 );
 `,
   },
+  {
+    // Secret kinds: what a stored secret is (bytes, ec, rsa, x509, import) and its public,
+    // non-secret facts (generation spec, public key and certificate PEM, expiry).
+    version: 4,
+    sql: `
+ALTER TABLE secrets ADD COLUMN kind text NOT NULL DEFAULT 'bytes';
+ALTER TABLE secrets ADD COLUMN meta jsonb;
+ALTER TABLE secrets ADD COLUMN updated_at timestamptz;
+`,
+  },
 ]

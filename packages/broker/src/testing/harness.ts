@@ -28,7 +28,7 @@ export type TestBroker = {
   now(): Date
   /** Inject an admin call signed by `signer` (default: the registered owner). */
   admin(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT',
     url: string,
     body?: unknown,
     signer?: OwnerKey,

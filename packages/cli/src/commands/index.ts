@@ -11,6 +11,8 @@ import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
+import { policyImportScone } from './scone.ts'
+import { secretImport, secretList } from './secrets.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -28,7 +30,10 @@ export const COMMANDS: readonly Command[] = [
   policyHistoryCommand,
   policyDiff,
   policyDryRun,
+  policyImportScone,
   keyCreate,
+  secretImport,
+  secretList,
   encrypt,
   decrypt,
   parquetInspect,
