@@ -55,18 +55,30 @@ export async function applyPolicy(
     )
   }
   const version = (current?.version ?? 0) + 1
-  await ctx.db.transaction(async (tx) => {
-    await tx.query(
-      'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [namespace, name, version, hash, yaml, JSON.stringify(policy), ctx.clock(), ownerId],
-    )
-  })
-  const generated = await ensureGeneratedSecrets(ctx, policy)
-  await appendAudit(ctx.db, ctx.clock, {
-    kind: 'policy.apply',
-    namespace,
-    data: { policy: name, version, hash, by: ownerId, secretsGenerated: generated },
-  })
+  // The version, its generated secrets and its audit entry commit together.
+  try {
+    await ctx.db.transaction(async (tx) => {
+      await tx.query(
+        'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [namespace, name, version, hash, yaml, JSON.stringify(policy), ctx.clock(), ownerId],
+      )
+      const generated = await ensureGeneratedSecrets({ ...ctx, db: tx }, policy)
+      await appendAudit(tx, ctx.clock, {
+        kind: 'policy.apply',
+        namespace,
+        data: { policy: name, version, hash, by: ownerId, secretsGenerated: generated },
+      })
+    })
+  } catch (error) {
+    // Another replica stored this version first.
+    if ((error as { code?: unknown }).code === '23505')
+      throw new BrokerError(
+        'ERR_BROKER_CONFLICT',
+        `Policy ${namespace}/${name} changed concurrently; apply against the current version`,
+        { details: { expected: expected ?? 'null' } },
+      )
+    throw error
+  }
   return { namespace, name, version, hash, created: true }
 }
 

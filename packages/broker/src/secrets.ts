@@ -1,8 +1,8 @@
-import { openSecret, sealSecret } from '@subrosa/crypto'
 import type { Policy } from '@subrosa/policy'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
+import { openForNamespace, sealForNamespace } from './namespace-keys.ts'
 
 function context(namespace: string, policy: string, name: string): string {
   return `secret:${namespace}/${policy}/${name}`
@@ -17,11 +17,11 @@ export async function ensureGeneratedSecrets(
   const created: string[] = []
   for (const spec of policy.secrets) {
     const value = ctx.random(spec.generate.bytes)
-    const sealed = sealSecret(
-      ctx.keys.rootKey,
+    const sealed = await sealForNamespace(
+      ctx,
+      namespace,
       value,
       context(namespace, policyName, spec.name),
-      ctx.random,
     )
     value.fill(0)
     const rows = (
@@ -65,5 +65,5 @@ export async function loadSecret(
       'ERR_BROKER_NOT_FOUND',
       `Secret ${namespace}/${policy}/${name} does not exist`,
     )
-  return openSecret(ctx.keys.rootKey, row.sealed, context(namespace, policy, name))
+  return openForNamespace(ctx, namespace, row.sealed, context(namespace, policy, name))
 }

@@ -6,8 +6,10 @@ import type { JWK } from 'jose'
 import { buildBrokerApp } from './app.ts'
 import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
+import { assertNamespaceKeys, forgetNamespaceKeys } from './namespace-keys.ts'
 import { registerOwner } from './owners.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
+import { openPostgresStore } from './store/postgres.ts'
 import { openPgliteStore } from './store/store.ts'
 
 /** Version reported by the broker. */
@@ -17,6 +19,11 @@ export const BROKER_BUILD = 'subrosa-broker 0.1.0'
 export type StartBrokerOptions = {
   /** Data directory (PGlite store, public CA certificate); in memory when undefined. */
   readonly dataDir?: string | undefined
+  /**
+   * PostgreSQL URL of the store instead of PGlite (`postgres://user@host:5432/db`): replicas with
+   * the same unseal key and URL serve any request. The data directory still holds ca.pem.
+   */
+  readonly postgres?: string | undefined
   /** 32-byte key that seals the root key; the operator keeps it outside the data directory. */
   readonly unsealKey: Uint8Array
   readonly host?: string
@@ -62,11 +69,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const random = options.random ?? systemRandom
   const host = options.host ?? '127.0.0.1'
   if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
-  const store = await openPgliteStore(
-    options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
-  )
+  const store =
+    options.postgres === undefined
+      ? await openPgliteStore(
+          options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
+        )
+      : await openPostgresStore(options.postgres)
   let app: FastifyInstance | undefined
   try {
+    await assertNamespaceKeys(store.db)
     const keys = await initOrUnseal(store.db, options.unsealKey, clock, random)
     let issuer = options.publicUrl ?? ''
     const context: BrokerContext = {
@@ -106,6 +117,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       event: 'broker-started',
       url,
       initialized: keys.initialized,
+      store: options.postgres === undefined ? 'pglite' : 'postgres',
       allowSim: context.allowSim,
     })
     const running = app
@@ -120,6 +132,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       close: async () => {
         await running.close()
         await store.close()
+        forgetNamespaceKeys(keys)
         keys.rootKey.fill(0)
       },
     }

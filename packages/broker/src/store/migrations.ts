@@ -74,4 +74,17 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_namespace ON audit_log (namespace, seq);
 `,
   },
+  {
+    // Namespace key hierarchy (#5): one random key per namespace, sealed by the root key; master
+    // keys and secrets are sealed by their namespace's key. Stores with root-sealed rows from
+    // before this migration are refused at start (ERR_BROKER_STATE): none were deployed.
+    version: 2,
+    sql: `
+CREATE TABLE namespace_keys (
+  namespace text PRIMARY KEY,
+  sealed bytea NOT NULL,
+  created_at timestamptz NOT NULL
+);
+`,
+  },
 ]

@@ -11,9 +11,14 @@ import { buildBrokerApp } from '../app.ts'
 import type { BrokerContext } from '../context.ts'
 import { registerOwner } from '../owners.ts'
 import { initOrUnseal } from '../state.ts'
+import { openPostgresStore } from '../store/postgres.ts'
 import { openPgliteStore, type Store } from '../store/store.ts'
+import { createTestDatabase, defaultTestBackend, type TestBackend } from './postgres.ts'
 
-/** An in-process broker for tests: in-memory PGlite, no TLS, a settable clock. */
+/**
+ * An in-process broker for tests: in-memory PGlite (or a fresh PostgreSQL database with
+ * `backend: 'postgres'` or `SUBROSA_TEST_BACKEND=postgres`), no TLS, a settable clock.
+ */
 export type TestBroker = {
   readonly app: FastifyInstance
   readonly context: BrokerContext
@@ -35,11 +40,16 @@ export type TestBroker = {
 
 /** Start a test broker with one registered owner and one trusted sim platform key. */
 export async function startTestBroker(
-  options: { allowSim?: boolean; start?: Date; verification?: BrokerContext['verification'] } = {},
+  options: {
+    allowSim?: boolean
+    start?: Date
+    verification?: BrokerContext['verification']
+    backend?: TestBackend
+  } = {},
 ): Promise<TestBroker> {
   let now = options.start ?? new Date('2026-11-22T12:00:00Z')
   const clock = () => now
-  const store = await openPgliteStore(undefined)
+  const store = await openTestStore(options.backend ?? defaultTestBackend())
   const keys = await initOrUnseal(store.db, systemRandom(32), clock, systemRandom)
   const owner = await generateOwnerKey()
   const sim = await generateSimPlatformKey()
@@ -91,6 +101,19 @@ export async function startTestBroker(
     async close() {
       await app.close()
       await store.close()
+    },
+  }
+}
+
+async function openTestStore(backend: TestBackend): Promise<Store> {
+  if (backend === 'pglite') return openPgliteStore(undefined)
+  const database = await createTestDatabase()
+  const store = await openPostgresStore(database.url)
+  return {
+    db: store.db,
+    close: async () => {
+      await store.close()
+      await database.drop()
     },
   }
 }
