@@ -35,9 +35,11 @@ export const brokerStart: Command = {
   summary: 'Start the key broker over HTTPS (initializing its data directory on first start).',
   usage: '[options]',
   description:
-    'State lives in PGlite under --data-dir; its root key is sealed by the unseal key file. The CA certificate\n' +
-    'is written to <data-dir>/ca.pem for clients to pin, and the URL to <data-dir>/broker.json. Logs are JSON\n' +
-    'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.\n' +
+    'State lives in PGlite under --data-dir, or in PostgreSQL with --postgres (replicas with the same unseal\n' +
+    'key, database and --public-url serve any request); its root key is sealed by the unseal key file.\n' +
+    'The CA certificate is written to <data-dir>/ca.pem for clients to pin, and the URL to\n' +
+    '<data-dir>/broker.json. Logs are JSON lines on stdout, without secrets, tokens or bodies.\n' +
+    'Stop with Ctrl-C.\n' +
     'Hardware evidence (SGX, TDX, SEV-SNP) needs collateral: files (--collateral, looked up first), then\n' +
     '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.',
   json: false,
@@ -47,6 +49,12 @@ export const brokerStart: Command = {
       value: 'dir',
       description: 'Data directory',
       default: '.subrosa',
+    },
+    postgres: {
+      type: 'string',
+      value: 'url',
+      description:
+        'Keep state in PostgreSQL (postgres://user@host:5432/db) instead of PGlite (env SUBROSA_POSTGRES)',
     },
     'unseal-key-file': {
       type: 'string',
@@ -96,7 +104,13 @@ export const brokerStart: Command = {
     )
     // Bad verification settings fail before anything is created.
     const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
-    const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
+    const postgres = stringOption(inv, 'postgres') ?? env.SUBROSA_POSTGRES
+    // With PostgreSQL the database may already be initialized: a new key then fails to unseal it.
+    const key = await unsealKey(
+      keyFile,
+      postgres !== undefined || !existsSync(resolve(dataDir, 'pgdata')),
+      inv.io.err,
+    )
     const jwks = async (names: string[]) =>
       Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
     const port = Number(stringOption(inv, 'port'))
@@ -108,6 +122,7 @@ export const brokerStart: Command = {
     const publicUrl = stringOption(inv, 'public-url')
     const broker = await startBroker({
       dataDir,
+      ...(postgres === undefined ? {} : { postgres }),
       unsealKey: key,
       host: stringOption(inv, 'host') ?? '127.0.0.1',
       port,
