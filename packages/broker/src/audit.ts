@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Clock, canonicalJson } from '@subrosa/core'
 import type { AuditEntry } from '@subrosa/protocol'
+import { inGroupCommit } from './store/group-commit.ts'
 import type { Db } from './store/store.ts'
 
 const GENESIS = '0'.repeat(64)
@@ -27,6 +28,8 @@ type Row = {
  * {seq, at, kind, namespace, data, prevHash})`, and `prevHash` is the previous entry's hash.
  */
 export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
+  // Outside a caller's transaction, concurrent appends share one transaction (group commit).
+  if (db.inTransaction !== true) return inGroupCommit(db, (tx) => appendAudit(tx, clock, record))
   return db.transaction(async (tx) => {
     await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE')
     const last = (
