@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateSimPlatformKey, type SimPlatformKey } from '@subrosa/attest'
+import { createSimEvidence, generateSimPlatformKey, type SimPlatformKey } from '@subrosa/attest'
 import { systemRandom } from '@subrosa/core'
-import { generateOwnerKey, type OwnerKey } from '@subrosa/protocol'
+import {
+  decryptWithKey,
+  generateOwnerKey,
+  type OwnerKey,
+  type RuntimeData,
+  reportDataFor,
+} from '@subrosa/protocol'
 import { verifyAuditChain } from './audit.ts'
 import { type RunningBroker, startBroker } from './start.ts'
 import {
@@ -114,6 +120,68 @@ describe('two broker replicas on one PostgreSQL', { skip: pgSkip }, () => {
       })
     assert.notEqual((await attest(b)).status, 200)
     assert.equal(JSON.parse((await attest(a)).body).code, 'ERR_KBS_NONCE_USED')
+  })
+
+  it('serve cookie-authenticated resources on either replica, keeping tokens sealed at rest', async () => {
+    const [a, b] = (replicas as [RunningBroker, RunningBroker]).map((r) => r.url) as [
+      string,
+      string,
+    ]
+    const tee = await generateTeeKey()
+    const auth = await client.send('POST', `${a}/kbs/v0/auth`, {
+      body: JSON.stringify({
+        version: '0.1.1',
+        tee: 'sim',
+        'extra-params': { workload: 'acme/analytics/job' },
+      }),
+    })
+    const cookie = auth.setCookie ?? ''
+    const runtimeData: RuntimeData = {
+      nonce: JSON.parse(auth.body).nonce,
+      'tee-pubkey': {
+        kty: 'EC',
+        crv: 'P-256',
+        x: String(tee.publicJwk.x),
+        y: String(tee.publicJwk.y),
+        alg: 'ECDH-ES+A256KW',
+      },
+    }
+    const evidence = await createSimEvidence(
+      {
+        measurement: Buffer.from(MEASUREMENT, 'hex'),
+        reportData: reportDataFor(runtimeData),
+        debug: false,
+        svn: 1,
+      },
+      sim.privateJwk,
+      new Date(),
+    )
+    const attested = await client.send('POST', `${b}/kbs/v0/attest`, {
+      headers: { cookie },
+      body: JSON.stringify({
+        'runtime-data': runtimeData,
+        'tee-evidence': { primary_evidence: evidence },
+      }),
+    })
+    assert.equal(attested.status, 200, attested.body)
+    const token = JSON.parse(attested.body).token as string
+    for (const base of [a, b]) {
+      const r = await client.send('GET', `${base}/kbs/v0/resource/acme/analytics/pepper`, {
+        headers: { cookie },
+      })
+      assert.equal(r.status, 200, r.body)
+      assert.equal((await decryptWithKey(JSON.parse(r.body), tee.privateKey)).length, 16)
+    }
+    const stored = (
+      await (replicas[0] as RunningBroker).context.db.query<{ token: string | null }>(
+        'SELECT token FROM kbs_sessions WHERE token IS NOT NULL',
+      )
+    ).rows
+    assert.ok(stored.length > 0)
+    for (const row of stored) {
+      assert.ok(!String(row.token).includes(token.split('.')[1] as string))
+      assert.ok(!String(row.token).startsWith('eyJ'))
+    }
   })
 
   it('complete a few hundred round-robin flows with zero errors and a verifiable audit chain', async () => {

@@ -120,6 +120,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       store: options.postgres === undefined ? 'pglite' : 'postgres',
       allowSim: context.allowSim,
     })
+    if (options.postgres !== undefined && options.publicUrl === undefined)
+      context.log({
+        event: 'warning',
+        message:
+          'Replicas on PostgreSQL need one public URL (--public-url): tokens name it as issuer',
+      })
     const running = app
     return {
       url,
