@@ -9,3 +9,5 @@ export {
   statusOf,
 } from './errors.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'
+export { openPostgresStore, type PostgresStoreOptions } from './store/postgres.ts'
+export { type Db, openPgliteStore, type Store } from './store/store.ts'
