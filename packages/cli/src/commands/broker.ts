@@ -120,6 +120,12 @@ export const brokerStart: Command = {
     if (!Number.isInteger(ttl) || ttl < 30)
       throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
     const publicUrl = stringOption(inv, 'public-url')
+    // Listen for the stop signals before the broker announces itself, so none is missed.
+    const stopped = new Promise<void>((done) => {
+      const stop = () => done()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
     const broker = await startBroker({
       dataDir,
       ...(postgres === undefined ? {} : { postgres }),
@@ -139,11 +145,7 @@ export const brokerStart: Command = {
       inv.io.err(
         'WARNING: --allow-sim: the sim TEE is INSECURE (no hardware protection). Development only.\n',
       )
-    await new Promise<void>((done) => {
-      const stop = () => done()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
+    await stopped
     await broker.close()
     return 0
   },
