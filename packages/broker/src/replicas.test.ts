@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createSimEvidence, generateSimPlatformKey, type SimPlatformKey } from '@subrosa/attest'
-import { systemRandom } from '@subrosa/core'
+import { systemRandom, toBase64, toBase64Url, toHex } from '@subrosa/core'
+import { openSecret } from '@subrosa/crypto'
 import {
   decryptWithKey,
   generateOwnerKey,
@@ -10,6 +11,8 @@ import {
   reportDataFor,
 } from '@subrosa/protocol'
 import { verifyAuditChain } from './audit.ts'
+import { openForNamespace } from './namespace-keys.ts'
+import { loadSecret } from './secrets.ts'
 import { type RunningBroker, startBroker } from './start.ts'
 import {
   adminCall,
@@ -222,5 +225,58 @@ describe('two broker replicas on one PostgreSQL', { skip: pgSkip }, () => {
       )
     ).rows[0]?.n
     assert.ok((releases ?? 0) >= total)
+  })
+
+  it('leave no plaintext key, secret or token in a dump of the database', async () => {
+    const [a] = replicas as [RunningBroker]
+    const created = await adminCall(client, a.url, owner, 'POST', '/admin/v0/keys', {
+      namespace: 'acme',
+      name: 'dump-check',
+    })
+    assert.equal(created.status, 201, created.body)
+    const { token, secret } = await flow([a.url, a.url, a.url])
+    const ctx = a.context
+    const texts = [
+      String(ctx.keys.signingKey.d),
+      ctx.keys.ca.keyPem.split('\n')[1] ?? 'x',
+      token.split('.')[2] ?? 'x',
+    ]
+    const needles: Uint8Array[] = [ctx.keys.rootKey, secret]
+    for (const name of ['db-token', 'pepper', 'unused'])
+      needles.push(await loadSecret(ctx, 'acme', 'analytics', name))
+    const mk = (
+      await ctx.db.query<{ sealed: Uint8Array }>(
+        "SELECT sealed FROM master_keys WHERE namespace = 'acme' AND name = 'dump-check'",
+      )
+    ).rows[0]?.sealed as Uint8Array
+    needles.push(await openForNamespace(ctx, 'acme', mk, 'master-key:acme/dump-check'))
+    const nk = (
+      await ctx.db.query<{ sealed: Uint8Array }>(
+        "SELECT sealed FROM namespace_keys WHERE namespace = 'acme'",
+      )
+    ).rows[0]?.sealed as Uint8Array
+    needles.push(openSecret(ctx.keys.rootKey, nk, 'namespace-key:acme'))
+
+    // Every row of every table, as PostgreSQL prints it (bytea as hex).
+    const tables = (
+      await ctx.db.query<{ name: string }>(
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
+      )
+    ).rows.map((r) => r.name)
+    let dump = ''
+    for (const t of tables) {
+      const rows = (await ctx.db.query<{ row: string }>(`SELECT t::text AS row FROM ${t} t`)).rows
+      dump += rows.map((r) => r.row).join('\n')
+    }
+    assert.ok(dump.length > 10_000)
+    const lower = dump.toLowerCase()
+    for (const n of needles) {
+      if (n.length < 16) continue
+      assert.ok(!lower.includes(toHex(n)), 'a secret appears as hex in the dump')
+      assert.ok(!dump.includes(toBase64(n)), 'a secret appears as base64 in the dump')
+      assert.ok(!dump.includes(toBase64Url(n)), 'a secret appears as base64url in the dump')
+    }
+    for (const t of texts)
+      assert.ok(!dump.includes(t), 'a key or token appears as text in the dump')
   })
 })
