@@ -5,6 +5,7 @@ import {
   auditEntryHash,
   AUDIT_GENESIS as GENESIS,
 } from '@subrosa/protocol'
+import { inGroupCommit } from './store/group-commit.ts'
 import type { Db } from './store/store.ts'
 
 /** What a component records; `data` holds identifiers and decisions, never secret values. */
@@ -30,6 +31,8 @@ type Row = {
  * the canonical data, and `prevHash` is the previous entry's hash.
  */
 export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
+  // Outside a caller's transaction, concurrent appends share one transaction (group commit).
+  if (db.inTransaction !== true) return inGroupCommit(db, (tx) => appendAudit(tx, clock, record))
   return db.transaction(async (tx) => {
     await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE')
     const last = (

@@ -30,3 +30,5 @@ export {
 export { type RekeyOptions, rekeyBroker, rekeyRootKey } from './rekey.ts'
 export type { ShutdownOptions } from './shutdown.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'
+export { openPostgresStore, type PostgresStoreOptions } from './store/postgres.ts'
+export { type Db, openPgliteStore, type Store } from './store/store.ts'

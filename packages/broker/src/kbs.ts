@@ -1,5 +1,14 @@
 import { type Claims, primaryMeasurement, verifyEvidence } from '@subrosa/attest'
-import { type BaseError, isSubrosaError, toHex } from '@subrosa/core'
+import {
+  type BaseError,
+  fromBase64,
+  fromUtf8,
+  isSubrosaError,
+  toBase64,
+  toHex,
+  utf8,
+} from '@subrosa/core'
+import { openSecret, sealSecret } from '@subrosa/crypto'
 import { evaluatePolicy, PolicyError, type Workload } from '@subrosa/policy'
 import {
   type AttestRequest,
@@ -157,7 +166,13 @@ export async function attest(
       },
       ctx.keys.signingKey,
     )
-    await ctx.db.query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [sessionId, token])
+    // Stored sealed: no token reaches the database in the clear.
+    await ctx.db.query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [
+      sessionId,
+      toBase64(
+        sealSecret(ctx.keys.rootKey, utf8(token), `kbs-session-token:${sessionId}`, ctx.random),
+      ),
+    ])
     await appendAudit(ctx.db, ctx.clock, {
       kind: 'attestation',
       namespace,
@@ -262,7 +277,11 @@ export async function authenticateWorkload(
         sessionId,
       ])
     ).rows[0]
-    token = row?.token ?? undefined
+    const sealed = row?.token == null ? undefined : fromBase64(row.token)
+    token =
+      sealed === undefined
+        ? undefined
+        : fromUtf8(openSecret(ctx.keys.rootKey, sealed, `kbs-session-token:${sessionId}`))
   }
   if (token === undefined)
     throw new BrokerError(

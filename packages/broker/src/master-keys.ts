@@ -1,8 +1,9 @@
-import { localUnwrap, localWrap, openSecret, sealSecret } from '@subrosa/crypto'
+import { localUnwrap, localWrap } from '@subrosa/crypto'
 import { masterKeyId, ProtocolError, parseMasterKeyId } from '@subrosa/protocol'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
+import { openForNamespace, sealForNamespace } from './namespace-keys.ts'
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
@@ -10,7 +11,7 @@ function context(namespace: string, name: string): string {
   return `master-key:${namespace}/${name}`
 }
 
-/** Create a dataset master key (32 random bytes, sealed under the root key). Idempotent. */
+/** Create a dataset master key (32 random bytes, sealed under its namespace's key). Idempotent. */
 export async function createMasterKey(
   ctx: BrokerContext,
   ownerId: string,
@@ -20,24 +21,28 @@ export async function createMasterKey(
   if (!NAME.test(namespace) || !NAME.test(name)) {
     throw new ProtocolError('ERR_PROTOCOL_MALFORMED', 'Key namespace and name must be DNS labels')
   }
-  const key = ctx.random(32)
-  const sealed = sealSecret(ctx.keys.rootKey, key, context(namespace, name), ctx.random)
-  key.fill(0)
-  const rows = (
-    await ctx.db.query(
-      'INSERT INTO master_keys (namespace, name, sealed, created_at, created_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING name',
-      [namespace, name, sealed, ctx.clock(), ownerId],
-    )
-  ).rows
   const id = masterKeyId(namespace, name)
-  if (rows.length > 0) {
-    await appendAudit(ctx.db, ctx.clock, {
-      kind: 'key.create',
-      namespace,
-      data: { key: id, by: ownerId },
-    })
-  }
-  return { id, created: rows.length > 0 }
+  // The row and its audit entry commit together: a crash leaves both or neither.
+  const created = await ctx.db.transaction(async (tx) => {
+    const key = ctx.random(32)
+    const sealed = await sealForNamespace(ctx, namespace, key, context(namespace, name), tx)
+    key.fill(0)
+    const rows = (
+      await tx.query(
+        'INSERT INTO master_keys (namespace, name, sealed, created_at, created_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING name',
+        [namespace, name, sealed, ctx.clock(), ownerId],
+      )
+    ).rows
+    if (rows.length > 0) {
+      await appendAudit(tx, ctx.clock, {
+        kind: 'key.create',
+        namespace,
+        data: { key: id, by: ownerId },
+      })
+    }
+    return rows.length > 0
+  })
+  return { id, created }
 }
 
 /** Resolve a master key id to its namespace, name and plaintext key. */
@@ -59,7 +64,12 @@ async function loadMasterKey(
   return {
     namespace: parsed.namespace,
     name: parsed.key,
-    key: openSecret(ctx.keys.rootKey, row.sealed, context(parsed.namespace, parsed.key)),
+    key: await openForNamespace(
+      ctx,
+      parsed.namespace,
+      row.sealed,
+      context(parsed.namespace, parsed.key),
+    ),
   }
 }
 

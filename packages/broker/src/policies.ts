@@ -86,35 +86,42 @@ export async function applyPolicy(
       requester: ctx.signedPoliciesOnly === true ? undefined : ownerId,
     })
     const version = (current?.version ?? 0) + 1
-    const inserted = (
-      await ctx.db.query(
-        'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by, predecessor, approvals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING version',
-        [
-          namespace,
-          name,
-          version,
-          hash,
-          yaml,
-          JSON.stringify(policy),
-          ctx.clock(),
-          ownerId,
-          expected,
-          JSON.stringify(approved.map((a) => ({ owner: a.ownerId, approval: a.approval ?? null }))),
-        ],
-      )
-    ).rows
-    if (inserted.length === 0) {
-      throw new BrokerError(
-        'ERR_BROKER_CONFLICT',
-        `Policy ${namespace}/${name} changed concurrently; fetch the current version and retry`,
-      )
-    }
-    const generated = await ensureGeneratedSecrets(ctx, policy)
     const approvedBy = approved.map((a) => a.ownerId)
-    await appendAudit(ctx.db, ctx.clock, {
-      kind: 'policy.apply',
-      namespace,
-      data: { policy: name, version, hash, by: ownerId, approvedBy, secretsGenerated: generated },
+    // The version, its generated secrets and its audit entry commit together. Two replicas
+    // racing with the same predecessor: the primary key lets one version n+1 in.
+    await ctx.db.transaction(async (tx) => {
+      const inserted = (
+        await tx.query(
+          'INSERT INTO policies (namespace, name, version, hash, yaml, doc, created_at, created_by, predecessor, approvals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING version',
+          [
+            namespace,
+            name,
+            version,
+            hash,
+            yaml,
+            JSON.stringify(policy),
+            ctx.clock(),
+            ownerId,
+            expected,
+            JSON.stringify(
+              approved.map((a) => ({ owner: a.ownerId, approval: a.approval ?? null })),
+            ),
+          ],
+        )
+      ).rows
+      if (inserted.length === 0) {
+        throw new BrokerError(
+          'ERR_BROKER_CONFLICT',
+          `Policy ${namespace}/${name} changed concurrently; fetch the current version and retry`,
+          { details: { expected: expected ?? 'null' } },
+        )
+      }
+      const generated = await ensureGeneratedSecrets({ ...ctx, db: tx }, policy)
+      await appendAudit(tx, ctx.clock, {
+        kind: 'policy.apply',
+        namespace,
+        data: { policy: name, version, hash, by: ownerId, approvedBy, secretsGenerated: generated },
+      })
     })
     ctx.log({ event: 'policy-change', namespace, policy: name, version })
     return { namespace, name, version, hash, created: true, approvedBy }

@@ -1,6 +1,5 @@
 import { hkdfSync } from 'node:crypto'
 import { canonicalJson, fromUtf8, utf8 } from '@subrosa/core'
-import { openSecret, sealSecret } from '@subrosa/crypto'
 import {
   type Policy,
   type SecretKind,
@@ -12,6 +11,7 @@ import { appendAudit } from './audit.ts'
 import { type GeneratedKeyType, generateKeyPairPem, issueWorkloadCertificate } from './ca.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
+import { openForNamespace, sealForNamespace } from './namespace-keys.ts'
 
 /** Largest imported secret value. */
 export const MAX_IMPORTED_SECRET_BYTES = 65536
@@ -20,16 +20,15 @@ function context(namespace: string, policy: string, name: string): string {
   return `secret:${namespace}/${policy}/${name}`
 }
 
-// The one place where secret values are sealed and opened: switching to per-namespace keys
-// changes these two functions only.
+// The one place where secret values are sealed and opened: under the namespace's key.
 function sealValue(
   ctx: BrokerContext,
   namespace: string,
   policy: string,
   name: string,
   plaintext: Uint8Array,
-): Uint8Array {
-  return sealSecret(ctx.keys.rootKey, plaintext, context(namespace, policy, name), ctx.random)
+): Promise<Uint8Array> {
+  return sealForNamespace(ctx, namespace, plaintext, context(namespace, policy, name))
 }
 
 function openValue(
@@ -38,8 +37,8 @@ function openValue(
   policy: string,
   name: string,
   sealed: Uint8Array,
-): Uint8Array {
-  return openSecret(ctx.keys.rootKey, sealed, context(namespace, policy, name))
+): Promise<Uint8Array> {
+  return openForNamespace(ctx, namespace, sealed, context(namespace, policy, name))
 }
 
 /**
@@ -128,7 +127,7 @@ export async function ensureGeneratedSecrets(
       continue
     const generated = await generate(ctx, policy, spec)
     if (generated === undefined) continue
-    const sealed = sealValue(ctx, namespace, policyName, spec.name, generated.value)
+    const sealed = await sealValue(ctx, namespace, policyName, spec.name, generated.value)
     generated.value.fill(0)
     const meta = JSON.stringify({ ...generated.meta, spec: specJson })
     const now = ctx.clock()
@@ -202,7 +201,7 @@ export async function importSecret(
         [namespace, policyName, name],
       )
     ).rows.length > 0
-  const sealed = sealValue(ctx, namespace, policyName, name, value)
+  const sealed = await sealValue(ctx, namespace, policyName, name, value)
   await ctx.db.query(
     `INSERT INTO secrets (namespace, policy, name, sealed, created_at, kind, meta, updated_at)
      VALUES ($1, $2, $3, $4, $5, 'import', $6, $5)
@@ -267,7 +266,7 @@ export async function loadSecret(
   const row = await storedRow(ctx, namespace, policy, name)
   return {
     kind: row.kind as SecretKind,
-    value: openValue(ctx, namespace, policy, name, row.sealed),
+    value: await openValue(ctx, namespace, policy, name, row.sealed),
   }
 }
 
@@ -292,7 +291,7 @@ async function renewCertificate(
   const { namespace, name: policyName } = policy.metadata
   const generated = await generate(ctx, policy, spec)
   if (generated === undefined) return false
-  const sealed = sealValue(ctx, namespace, policyName, spec.name, generated.value)
+  const sealed = await sealValue(ctx, namespace, policyName, spec.name, generated.value)
   generated.value.fill(0)
   const updated = (
     await ctx.db.query<{ name: string }>(
@@ -353,7 +352,7 @@ export async function resolveSecret(
       row = await storedRow(ctx, namespace, policyName, name)
     return {
       kind: row.kind as SecretKind,
-      value: openValue(ctx, namespace, policyName, name, row.sealed),
+      value: await openValue(ctx, namespace, policyName, name, row.sealed),
     }
   }
   const from = await loadSecret(ctx, namespace, policyName, spec.derive.from)

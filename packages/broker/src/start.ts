@@ -15,6 +15,7 @@ import { issueServerCertificate } from './ca.ts'
 import type { BrokerContext, LogEvent } from './context.ts'
 import { redactLogEvent } from './logging.ts'
 import { BrokerMetrics } from './metrics.ts'
+import { assertNamespaceKeys, forgetNamespaceKeys } from './namespace-keys.ts'
 import { registerOwner } from './owners.ts'
 import type { RateLimit } from './rate-limit.ts'
 import { type RecoveryOptions, setUpRecoveryFiles } from './recovery.ts'
@@ -22,6 +23,7 @@ import type { RecoveryShareFile } from './recovery-share.ts'
 import { prepareSelfAttestation, type SelfAttestationOptions } from './self-attestation.ts'
 import { type ShutdownOptions, shutdownGracefully } from './shutdown.ts'
 import { initOrUnseal, publicJwks } from './state.ts'
+import { openPostgresStore } from './store/postgres.ts'
 import { openPgliteStore } from './store/store.ts'
 
 /** Version reported by the broker. */
@@ -31,6 +33,11 @@ export const BROKER_BUILD = 'subrosa-broker 0.1.0'
 export type StartBrokerOptions = {
   /** Data directory (PGlite store, public CA certificate); in memory when undefined. */
   readonly dataDir?: string | undefined
+  /**
+   * PostgreSQL URL of the store instead of PGlite (`postgres://user@host:5432/db`): replicas with
+   * the same unseal key and URL serve any request. The data directory still holds ca.pem.
+   */
+  readonly postgres?: string | undefined
   /** 32-byte key that seals the root key; the operator keeps it outside the data directory. */
   readonly unsealKey: Uint8Array
   /** Optional 32-byte operator key-encryption key wrapping the sealed root key (ADR 0011). */
@@ -109,9 +116,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const random = options.random ?? systemRandom
   const host = options.host ?? '127.0.0.1'
   if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
-  const store = await openPgliteStore(
-    options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
-  )
+  const store =
+    options.postgres === undefined
+      ? await openPgliteStore(
+          options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
+        )
+      : await openPostgresStore(options.postgres)
   let app: FastifyInstance | undefined
   const metrics = new BrokerMetrics(clock())
   const log = (event: LogEvent) => {
@@ -119,6 +129,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     options.log?.(redactLogEvent(event))
   }
   try {
+    await assertNamespaceKeys(store.db)
     const keys = await initOrUnseal(store.db, options.unsealKey, clock, random, {
       kek: options.kek,
     })
@@ -205,9 +216,16 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       event: 'broker-started',
       url,
       initialized: keys.initialized,
+      store: options.postgres === undefined ? 'pglite' : 'postgres',
       allowSim: context.allowSim,
       recoverySharesCreated: recoveryShares.length,
     })
+    if (options.postgres !== undefined && options.publicUrl === undefined)
+      context.log({
+        event: 'warning',
+        message:
+          'Replicas on PostgreSQL need one public URL (--public-url): tokens name it as issuer',
+      })
     const running = app
     let closed: Promise<void> | undefined
     const closeStore = () => {
@@ -215,6 +233,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         clearInterval(timer)
         await checkpoint()
         await store.close()
+        forgetNamespaceKeys(keys)
         keys.rootKey.fill(0)
       })()
       return closed

@@ -57,9 +57,16 @@ export async function initOrUnseal(
   if (sealedRoot === undefined) {
     if (state.size > 0)
       throw new BrokerError('ERR_BROKER_STATE', 'Broker state has keys but no root key')
-    return {
-      ...(await initialize(db, unsealKey, protection.kek, clock, random)),
-      initialized: true,
+    try {
+      return {
+        ...(await initialize(db, unsealKey, protection.kek, clock, random)),
+        initialized: true,
+      }
+    } catch (error) {
+      // Another replica initialized the same store first: unseal what it stored.
+      if ((error as { code?: unknown }).code === '23505')
+        return initOrUnseal(db, unsealKey, clock, random, protection)
+      throw error
     }
   }
   const rootKey = openRootKey(sealedRoot, unsealKey, protection.kek, state.has(ROOT_KEK_LAYER))

@@ -75,6 +75,22 @@ CREATE INDEX audit_log_namespace ON audit_log (namespace, seq);
 `,
   },
   {
+    // Namespace key hierarchy (#5): one random key per namespace, sealed by the root key; master
+    // keys and secrets are sealed by their namespace's key. Stores with root-sealed rows from
+    // before this migration are refused at start (ERR_BROKER_STATE): none were deployed. The
+    // indexes keep the per-request purge of expired KBS sessions and admin proofs cheap.
+    version: 2,
+    sql: `
+CREATE TABLE namespace_keys (
+  namespace text PRIMARY KEY,
+  sealed bytea NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX kbs_sessions_expires_at ON kbs_sessions (expires_at);
+CREATE INDEX admin_proofs_expires_at ON admin_proofs (expires_at);
+`,
+  },
+  {
     // Governance: owner revocation, policy predecessors and approvals, signed audit checkpoints.
     version: 3,
     sql: `

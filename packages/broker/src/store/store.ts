@@ -2,10 +2,12 @@ import { PGlite } from '@electric-sql/pglite'
 import { BrokerError } from '../errors.ts'
 import { MIGRATIONS } from './migrations.ts'
 
-/** The SQL surface the broker needs; PGlite today, PostgreSQL (same SQL) with #5. */
+/** The SQL surface the broker needs: PGlite (embedded) or PostgreSQL (`postgres.ts`), same SQL. */
 export type Db = {
   query<T>(sql: string, params?: readonly unknown[]): Promise<{ rows: T[] }>
   transaction<R>(fn: (tx: Db) => Promise<R>): Promise<R>
+  /** True inside a transaction (where a nested `transaction` runs in the enclosing one). */
+  readonly inTransaction?: boolean
 }
 
 /** An open store and how to close it. */
@@ -27,20 +29,22 @@ export async function openPgliteStore(dataDir: string | undefined): Promise<Stor
 
 type PgliteLike = Pick<PGlite, 'query'> & { transaction?: PGlite['transaction'] }
 
-function wrap(pg: PgliteLike): Db {
+function wrap(pg: PgliteLike, inTransaction = false): Db {
   return {
+    inTransaction,
     query: async <T>(sql: string, params: readonly unknown[] = []) => {
       const result = await pg.query<T>(sql, params as unknown[])
       return { rows: result.rows }
     },
     transaction: async <R>(fn: (tx: Db) => Promise<R>) => {
-      if (pg.transaction === undefined) return fn(wrap(pg))
-      return pg.transaction((tx) => fn(wrap(tx)))
+      if (pg.transaction === undefined) return fn(wrap(pg, true))
+      return pg.transaction((tx) => fn(wrap(tx, true)))
     },
   }
 }
 
-async function migrate(db: Db): Promise<void> {
+/** Apply pending migrations in order, each in one transaction. */
+export async function migrate(db: Db): Promise<void> {
   await db.query(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
   )
@@ -58,7 +62,7 @@ async function migrate(db: Db): Promise<void> {
       )
     }
   }
-  for (const m of MIGRATIONS) {
+  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
     if (applied.has(m.version)) continue
     await db.transaction(async (tx) => {
       for (const statement of m.sql

@@ -14,9 +14,14 @@ import { BrokerMetrics } from '../metrics.ts'
 import type { OperationsOptions } from '../operations.ts'
 import { registerOwner } from '../owners.ts'
 import { initOrUnseal } from '../state.ts'
+import { openPostgresStore } from '../store/postgres.ts'
 import { openPgliteStore, type Store } from '../store/store.ts'
+import { createTestDatabase, defaultTestBackend, type TestBackend } from './postgres.ts'
 
-/** An in-process broker for tests: in-memory PGlite, no TLS, a settable clock. */
+/**
+ * An in-process broker for tests: in-memory PGlite (or a fresh PostgreSQL database with
+ * `backend: 'postgres'` or `SUBROSA_TEST_BACKEND=postgres`), no TLS, a settable clock.
+ */
 export type TestBroker = {
   readonly app: FastifyInstance
   readonly context: BrokerContext
@@ -46,12 +51,13 @@ export async function startTestBroker(
     /** Receives each log line as the broker writes it (redacted JSON). */
     logLine?: (line: string) => void
     operations?: OperationsOptions
+    backend?: TestBackend
   } = {},
 ): Promise<TestBroker> {
   let now = options.start ?? new Date('2026-11-22T12:00:00Z')
   const clock = () => now
   const metrics = options.operations?.metrics ?? new BrokerMetrics(now)
-  const store = await openPgliteStore(undefined)
+  const store = await openTestStore(options.backend ?? defaultTestBackend())
   const keys = await initOrUnseal(store.db, systemRandom(32), clock, systemRandom)
   const owner = await generateOwnerKey()
   const sim = await generateSimPlatformKey()
@@ -108,6 +114,19 @@ export async function startTestBroker(
     async close() {
       await app.close()
       await store.close()
+    },
+  }
+}
+
+async function openTestStore(backend: TestBackend): Promise<Store> {
+  if (backend === 'pglite') return openPgliteStore(undefined)
+  const database = await createTestDatabase()
+  const store = await openPostgresStore(database.url)
+  return {
+    db: store.db,
+    close: async () => {
+      await store.close()
+      await database.drop()
     },
   }
 }

@@ -41,9 +41,11 @@ export const brokerStart: Command = {
   summary: 'Start the key broker over HTTPS (initializing its data directory on first start).',
   usage: '[options]',
   description:
-    'State lives in PGlite under --data-dir; its root key is sealed by the unseal key file. The CA certificate\n' +
-    'is written to <data-dir>/ca.pem for clients to pin, and the URL to <data-dir>/broker.json. Logs are JSON\n' +
-    'lines on stdout, without secrets, tokens or bodies. Stop with Ctrl-C.\n' +
+    'State lives in PGlite under --data-dir, or in PostgreSQL with --postgres (replicas with the same unseal\n' +
+    'key, database and --public-url serve any request); its root key is sealed by the unseal key file.\n' +
+    'The CA certificate is written to <data-dir>/ca.pem for clients to pin, and the URL to\n' +
+    '<data-dir>/broker.json. Logs are JSON lines on stdout, without secrets, tokens or bodies.\n' +
+    'Stop with Ctrl-C.\n' +
     'Hardware evidence (SGX, TDX, SEV-SNP) needs collateral: files (--collateral, looked up first), then\n' +
     '--pccs / --kds when given (cached under <data-dir>/collateral-cache). Tokens need --token-issuer.\n' +
     'Operations: GET /healthz, /readyz, /metrics (Prometheus), /openapi.json. On SIGTERM/SIGINT the broker\n' +
@@ -57,6 +59,12 @@ export const brokerStart: Command = {
       value: 'dir',
       description: 'Data directory',
       default: '.subrosa',
+    },
+    postgres: {
+      type: 'string',
+      value: 'url',
+      description:
+        'Keep state in PostgreSQL (postgres://user@host:5432/db) instead of PGlite (env SUBROSA_POSTGRES)',
     },
     'unseal-key-file': {
       type: 'string',
@@ -162,7 +170,13 @@ export const brokerStart: Command = {
     const verification = await brokerVerification(inv, resolve(dataDir, 'collateral-cache'))
     const protection = await recoveryOptions(inv)
     const selfAttestation = await selfAttestationOption(inv)
-    const key = await unsealKey(keyFile, !existsSync(resolve(dataDir, 'pgdata')), inv.io.err)
+    const postgres = stringOption(inv, 'postgres') ?? env.SUBROSA_POSTGRES
+    // With PostgreSQL the database may already be initialized: a new key then fails to unseal it.
+    const key = await unsealKey(
+      keyFile,
+      postgres !== undefined || !existsSync(resolve(dataDir, 'pgdata')),
+      inv.io.err,
+    )
     const jwks = async (names: string[]) =>
       Promise.all(names.map(async (f) => (await readJson(resolve(cwd, f), 'a public JWK')) as JWK))
     const port = Number(stringOption(inv, 'port'))
@@ -172,8 +186,15 @@ export const brokerStart: Command = {
     if (!Number.isInteger(ttl) || ttl < 30)
       throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
     const publicUrl = stringOption(inv, 'public-url')
+    // Listen for the stop signals before the broker announces itself, so none is missed.
+    const stopped = new Promise<void>((done) => {
+      const stop = () => done()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
     const broker = await startBroker({
       dataDir,
+      ...(postgres === undefined ? {} : { postgres }),
       unsealKey: key,
       host: stringOption(inv, 'host') ?? '127.0.0.1',
       port,
@@ -199,16 +220,9 @@ export const brokerStart: Command = {
       inv.io.err(
         'WARNING: --allow-sim: the sim TEE is INSECURE (no hardware protection). Development only.\n',
       )
-    // The first SIGTERM/SIGINT drains; with the handlers gone, a second one stops at once.
-    await new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        done()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    // The first SIGTERM/SIGINT drains (the handlers were installed once, before the broker
+    // announced itself, so none is missed); a second one stops at once.
+    await stopped
     await broker.shutdown({ drainDelayMs: drainDelay * 1000, graceMs: shutdownTimeout * 1000 })
     return 0
   },

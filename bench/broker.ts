@@ -1,0 +1,133 @@
+// npm run bench [-- --broker-flows N --broker-concurrency C]: full KBS flows (auth, attest with
+// sim evidence, resource) per second against two broker replicas, each in its own process, on
+// one PostgreSQL ($SUBROSA_TEST_POSTGRES, a fresh database per run), driven round-robin from
+// this process over loopback HTTPS: auth on one replica, attest on the other, the resource on
+// the first. The client reuses one TEE key and does not decrypt (its cost is not the broker's).
+// Without PostgreSQL it prints why and no figures. Ends with one summary line.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { generateSimPlatformKey } from '@subrosa/attest'
+import { systemRandom, toBase64 } from '@subrosa/core'
+import { generateOwnerKey } from '@subrosa/protocol'
+import {
+  type BrokerProcess,
+  spawnBrokerProcess,
+} from '../packages/broker/src/testing/broker-process.ts'
+import {
+  adminCall,
+  createHttpsClient,
+  generateTeeKey,
+  kbsFlow,
+} from '../packages/broker/src/testing/kbs-client.ts'
+import { testPolicyYaml } from '../packages/broker/src/testing/policy-fixture.ts'
+import { createTestDatabase, postgresUnavailable } from '../packages/broker/src/testing/postgres.ts'
+
+const { values } = parseArgs({
+  strict: false,
+  options: {
+    'broker-flows': { type: 'string', default: '10000' },
+    'broker-concurrency': { type: 'string', default: '32' },
+  },
+})
+const total = Number(values['broker-flows'])
+const concurrency = Number(values['broker-concurrency'])
+if (!Number.isInteger(total) || total < 1 || !Number.isInteger(concurrency) || concurrency < 1) {
+  process.stderr.write(
+    'bench broker: --broker-flows and --broker-concurrency must be integers >= 1\n',
+  )
+  process.exit(2)
+}
+
+const unavailable = await postgresUnavailable()
+if (unavailable) {
+  process.stderr.write(`bench broker: ${unavailable}\n`)
+  console.log('bench broker skipped=postgres-absent')
+  process.exit(0)
+}
+
+const MEASUREMENT = '5a'.repeat(48)
+const database = await createTestDatabase()
+const dirs: string[] = []
+const replicas: BrokerProcess[] = []
+try {
+  const owner = await generateOwnerKey()
+  const sim = await generateSimPlatformKey()
+  const unsealKey = toBase64(systemRandom(32))
+  for (let i = 0; i < 2; i++) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'subrosa-bench-broker-'))
+    dirs.push(dataDir)
+    replicas.push(
+      await spawnBrokerProcess({
+        dataDir,
+        postgres: database.url,
+        unsealKey,
+        publicUrl: 'https://broker.bench',
+        simTrustedKeys: [sim.publicJwk],
+        owners: [owner.publicJwk],
+      }),
+    )
+  }
+  const client = createHttpsClient(
+    await readFile(join(dirs[0] as string, 'ca.pem'), 'utf8'),
+    concurrency,
+  )
+  const urls = replicas.map((r) => r.url)
+  const applied = await adminCall(client, urls[0] as string, owner, 'POST', '/admin/v0/policies', {
+    yaml: testPolicyYaml(owner.id, MEASUREMENT),
+  })
+  if (applied.status !== 201) throw new Error(`policy apply failed: ${applied.body}`)
+  const teeKey = await generateTeeKey()
+  const options = {
+    workload: 'acme/analytics/job',
+    measurement: MEASUREMENT,
+    platformKey: sim.privateJwk,
+    resource: 'acme/analytics/pepper',
+    teeKey,
+    decrypt: false,
+  }
+  // Warm up connections and JIT before timing.
+  for (let i = 0; i < 20; i++) await kbsFlow(client, [urls[0], urls[1], urls[0]] as never, options)
+
+  const latencies: number[] = []
+  const failures = new Map<string, number>()
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      const i = next++
+      const a = urls[i % 2] as string
+      const b = urls[(i + 1) % 2] as string
+      const t = performance.now()
+      try {
+        await kbsFlow(client, [a, b, a], options)
+        latencies.push(performance.now() - t)
+      } catch (error) {
+        const key = error instanceof Error ? error.message.slice(0, 80) : String(error)
+        failures.set(key, (failures.get(key) ?? 0) + 1)
+      }
+    }
+  }
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = (performance.now() - started) / 1000
+  client.close()
+  latencies.sort((x, y) => x - y)
+  const pct = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0
+  const errors = total - latencies.length
+  for (const [message, n] of failures) process.stderr.write(`bench broker: ${n}x ${message}\n`)
+  process.stderr.write(
+    `bench broker: ${total} flows, 2 replicas, concurrency ${concurrency}, ${seconds.toFixed(1)} s\n`,
+  )
+  console.log(
+    `bench broker flows_per_s=${(latencies.length / seconds).toFixed(0)} p50_ms=${pct(0.5).toFixed(1)} p99_ms=${pct(0.99).toFixed(1)} errors=${errors}`,
+  )
+} finally {
+  for (const r of replicas) {
+    r.kill('SIGTERM')
+    await r.exited
+  }
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+  await database.drop()
+}

@@ -1,0 +1,133 @@
+import pg from 'pg'
+import { BrokerError } from '../errors.ts'
+import { type Db, migrate, type Store } from './store.ts'
+
+/** Advisory lock key taken while migrating, so that replicas starting together do not race. */
+const MIGRATION_LOCK = 0x5375_6272 // 'Subr'
+
+const OID_INT8 = 20
+const OID_BYTEA = 17
+
+/**
+ * Values come back in PGlite's shapes: `bigint` as a number (exact up to 2^53), `bytea` as a
+ * plain `Uint8Array` (not a `Buffer`); `timestamptz` as `Date` and `jsonb` parsed, as pg does.
+ */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === OID_INT8 && format !== 'binary') return (v: string) => Number(v)
+    if (oid === OID_BYTEA && format !== 'binary') {
+      const parse = pg.types.getTypeParser(OID_BYTEA, 'text') as (v: string) => Buffer
+      return (v: string) => {
+        const b = parse(v)
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+      }
+    }
+    return pg.types.getTypeParser(oid, format as 'text')
+  }) as pg.CustomTypesConfig['getTypeParser'],
+}
+
+/** Options of {@link openPostgresStore}. */
+export type PostgresStoreOptions = {
+  /** Most connections this process opens (default 10). */
+  readonly maxConnections?: number
+}
+
+/**
+ * Open the PostgreSQL store at `url` (`postgres://user@host:port/db`): a connection pool,
+ * transactions on one connection, and the same migrations as PGlite, applied under a PostgreSQL
+ * advisory lock so that several broker replicas may start at once.
+ *
+ * @example
+ * const store = await openPostgresStore('postgres://postgres@127.0.0.1:5432/subrosa')
+ * @throws BrokerError `ERR_BROKER_STATE` when PostgreSQL cannot be reached or has a newer schema.
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    types,
+    application_name: 'subrosa-broker',
+  })
+  // An idle connection that the server drops must not crash the process.
+  pool.on('error', () => {})
+  let client: pg.PoolClient
+  try {
+    client = await pool.connect()
+  } catch (cause) {
+    await pool.end()
+    throw new BrokerError(
+      'ERR_BROKER_STATE',
+      `Cannot connect to PostgreSQL at ${redactUrl(url)}: ${(cause as Error).message ?? cause}`,
+    )
+  }
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    try {
+      await migrate(clientDb(client))
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+    }
+  } catch (error) {
+    client.release()
+    await pool.end()
+    throw error
+  }
+  client.release()
+  return { db: poolDb(pool), close: () => pool.end() }
+}
+
+/** `url` without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '<malformed url>'
+  }
+}
+
+function poolDb(pool: pg.Pool): Db {
+  return {
+    query: async <T>(sql: string, params: readonly unknown[] = []) => {
+      const result = await pool.query(sql, params as unknown[])
+      return { rows: result.rows as T[] }
+    },
+    transaction: async <R>(fn: (tx: Db) => Promise<R>) => {
+      const client = await pool.connect()
+      try {
+        return await inTransaction(client, fn)
+      } finally {
+        client.release()
+      }
+    },
+  }
+}
+
+/** A Db over one connection; nested transactions run inside the enclosing one. */
+function clientDb(client: pg.PoolClient, inTx = false): Db {
+  return {
+    inTransaction: inTx,
+    query: async <T>(sql: string, params: readonly unknown[] = []) => {
+      const result = await client.query(sql, params as unknown[])
+      return { rows: result.rows as T[] }
+    },
+    transaction: async <R>(fn: (tx: Db) => Promise<R>) =>
+      inTx ? fn(clientDb(client, true)) : inTransaction(client, fn),
+  }
+}
+
+async function inTransaction<R>(client: pg.PoolClient, fn: (tx: Db) => Promise<R>): Promise<R> {
+  await client.query('BEGIN')
+  try {
+    const result = await fn(clientDb(client, true))
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  }
+}
