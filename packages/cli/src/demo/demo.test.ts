@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DuckDBInstance } from '@duckdb/node-api'
+import { openForNamespace } from '@subrosa/broker'
 import { fromBase64Url, toBase64, toBase64Url, toHex, utf8 } from '@subrosa/core'
-import { openSecret, unwrapFooterKey } from '@subrosa/crypto'
+import { unwrapFooterKey } from '@subrosa/crypto'
 import { createOwnerKms, openFileSource } from '@subrosa/sdk'
 import { lastJson, runCli } from '../child.ts'
 import { cliEntry } from '../entry.ts'
@@ -62,7 +63,12 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `master key ${r.namespace}/${r.name}`,
-            bytes: openSecret(rootKey, r.sealed, `master-key:${r.namespace}/${r.name}`),
+            bytes: await openForNamespace(
+              broker.context,
+              r.namespace,
+              r.sealed,
+              `master-key:${r.namespace}/${r.name}`,
+            ),
           })
         }
         for (const r of (
@@ -72,7 +78,12 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `secret ${r.name}`,
-            bytes: openSecret(rootKey, r.sealed, `secret:${r.namespace}/${r.policy}/${r.name}`),
+            bytes: await openForNamespace(
+              broker.context,
+              r.namespace,
+              r.sealed,
+              `secret:${r.namespace}/${r.policy}/${r.name}`,
+            ),
           })
         }
         for (const file of [
