@@ -8,7 +8,6 @@ export {
   HTTP_STATUS,
   statusOf,
 } from './errors.ts'
-export { openForNamespace, sealForNamespace } from './namespace-keys.ts'
 export { BROKER_BUILD, type RunningBroker, type StartBrokerOptions, startBroker } from './start.ts'
 export { openPostgresStore, type PostgresStoreOptions } from './store/postgres.ts'
 export { type Db, openPgliteStore, type Store } from './store/store.ts'

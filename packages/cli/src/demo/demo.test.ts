@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DuckDBInstance } from '@duckdb/node-api'
-import { openForNamespace } from '@subrosa/broker'
 import { fromBase64Url, toBase64, toBase64Url, toHex, utf8 } from '@subrosa/core'
-import { unwrapFooterKey } from '@subrosa/crypto'
+import { openSecret, unwrapFooterKey } from '@subrosa/crypto'
 import { createOwnerKms, openFileSource } from '@subrosa/sdk'
 import { lastJson, runCli } from '../child.ts'
 import { cliEntry } from '../entry.ts'
@@ -56,6 +55,16 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         })
         keys.push({ what: 'CA private key', bytes: utf8(ca.keyPem.split('\n')[1] as string) })
         const db = broker.context.db
+        // Master keys and secrets are sealed by their namespace's key, sealed by the root key.
+        const namespaceKey = async (namespace: string) => {
+          const row = (
+            await db.query<{ sealed: Uint8Array }>(
+              'SELECT sealed FROM namespace_keys WHERE namespace = $1',
+              [namespace],
+            )
+          ).rows[0] as { sealed: Uint8Array }
+          return openSecret(rootKey, row.sealed, `namespace-key:${namespace}`)
+        }
         for (const r of (
           await db.query<{ namespace: string; name: string; sealed: Uint8Array }>(
             'SELECT namespace, name, sealed FROM master_keys',
@@ -63,9 +72,8 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `master key ${r.namespace}/${r.name}`,
-            bytes: await openForNamespace(
-              broker.context,
-              r.namespace,
+            bytes: openSecret(
+              await namespaceKey(r.namespace),
               r.sealed,
               `master-key:${r.namespace}/${r.name}`,
             ),
@@ -78,9 +86,8 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `secret ${r.name}`,
-            bytes: await openForNamespace(
-              broker.context,
-              r.namespace,
+            bytes: openSecret(
+              await namespaceKey(r.namespace),
               r.sealed,
               `secret:${r.namespace}/${r.policy}/${r.name}`,
             ),
