@@ -69,11 +69,9 @@ export async function startSession(
   const now = ctx.clock()
   // Sessions outlive their nonce only to back cookie-authenticated resource calls for as long as
   // a token would; older ones are dropped so that unauthenticated auth calls cannot grow the table.
-  await ctx.db.query('DELETE FROM kbs_sessions WHERE expires_at < $1', [
-    new Date(now.getTime() - ctx.tokenTtlSeconds * 1000),
-  ])
+  // One statement (one round trip): purge, then open the session.
   await ctx.db.query(
-    'INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    'WITH purged AS (DELETE FROM kbs_sessions WHERE expires_at < $7) INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
     [
       sessionId,
       nonce,
@@ -81,6 +79,7 @@ export async function startSession(
       workload,
       now,
       new Date(now.getTime() + ctx.nonceTtlSeconds * 1000),
+      new Date(now.getTime() - ctx.tokenTtlSeconds * 1000),
     ],
   )
   return { sessionId, nonce }

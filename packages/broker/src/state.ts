@@ -200,9 +200,17 @@ function checkKek(kek: Uint8Array | undefined): void {
 
 /** The public JWKS of the token-signing key. */
 export function publicJwks(signingKey: JWK): { keys: JWK[] } {
-  const { d: _d, ...pub } = signingKey
-  return { keys: [pub] }
+  let jwks = jwksOf.get(signingKey)
+  if (jwks === undefined) {
+    const { d: _d, ...pub } = signingKey
+    jwks = { keys: [pub] }
+    jwksOf.set(signingKey, jwks)
+  }
+  return jwks
 }
+
+/** One JWKS object per signing key, so that token verification reuses its imported key. */
+const jwksOf = new WeakMap<JWK, { keys: JWK[] }>()
 
 /** A random identifier (base64url) for sessions, nonces and token ids. */
 export function randomId(random: RandomBytes, bytes = 24): string {

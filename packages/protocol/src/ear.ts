@@ -2,7 +2,6 @@ import { createPublicKey } from 'node:crypto'
 import { fromBase64Url, toBase64Url } from '@subrosa/core'
 import {
   createLocalJWKSet,
-  importJWK,
   type JSONWebKeySet,
   type JWK,
   errors as joseErrors,
@@ -100,13 +99,28 @@ export async function signEarToken(input: EarInput, signingKey: JWK): Promise<st
     'subrosa.tee': input.tee,
     'subrosa.insecure': input.insecure,
   }
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })
-    .setIssuer(input.issuer)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + input.ttlSeconds)
-    .setJti(input.jti)
-    .sign(await importJWK(signingKey, 'ES256'))
+  return (
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })
+      .setIssuer(input.issuer)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + input.ttlSeconds)
+      .setJti(input.jti)
+      // A JWK (not an imported key) lets jose cache its import per signing-key object.
+      .sign(signingKey)
+  )
+}
+
+const jwkSets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()
+
+/** One jose key set per JWKS object, so that its imported keys are reused across tokens. */
+function localJwkSet(jwks: JSONWebKeySet): ReturnType<typeof createLocalJWKSet> {
+  let set = jwkSets.get(jwks)
+  if (set === undefined) {
+    set = createLocalJWKSet(jwks)
+    jwkSets.set(jwks, set)
+  }
+  return set
 }
 
 /** Options of {@link verifyEarToken}. */
@@ -131,7 +145,7 @@ export async function verifyEarToken(
   }
   let payload: unknown
   try {
-    ;({ payload } = await jwtVerify(token, createLocalJWKSet(options.jwks), {
+    ;({ payload } = await jwtVerify(token, localJwkSet(options.jwks), {
       algorithms: ['ES256'],
       issuer: options.issuer,
       currentDate: options.now,

@@ -7,7 +7,6 @@ import {
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
-  importJWK,
   type JWK,
 } from 'jose'
 import type { SimClaims } from '../claims.ts'
@@ -37,6 +36,18 @@ export async function generateSimPlatformKey(): Promise<SimPlatformKey> {
   const privateJwk = { ...(await exportJWK(privateKey)), alg: 'ES256' }
   const publicJwk = { ...(await exportJWK(publicKey)), alg: 'ES256' }
   return { privateJwk, publicJwk, thumbprint: await calculateJwkThumbprint(publicJwk) }
+}
+
+const thumbprints = new WeakMap<JWK, Promise<string>>()
+
+/** RFC 7638 thumbprint of a trusted key, computed once per key object. */
+function thumbprintOf(key: JWK): Promise<string> {
+  let t = thumbprints.get(key)
+  if (t === undefined) {
+    t = calculateJwkThumbprint(key)
+    thumbprints.set(key, t)
+  }
+  return t
 }
 
 /**
@@ -70,7 +81,7 @@ export async function createSimEvidence(
       typ: SIM_EVIDENCE_TYPE,
       kid: await calculateJwkThumbprint(publicJwk),
     })
-    .sign(await importJWK(platformKey, 'ES256'))
+    .sign(platformKey)
 }
 
 /** Options of {@link verifySimEvidence}. */
@@ -112,7 +123,7 @@ export async function verifySimEvidence(
   }
   let trusted: JWK | undefined
   for (const key of options.trustedKeys) {
-    if ((await calculateJwkThumbprint(key)) === header.kid) trusted = key
+    if ((await thumbprintOf(key)) === header.kid) trusted = key
   }
   if (trusted === undefined) {
     throw new AttestError(
@@ -122,7 +133,8 @@ export async function verifySimEvidence(
   }
   let verified: CompactVerifyResult
   try {
-    verified = await compactVerify(evidence, await importJWK(trusted, 'ES256'), {
+    // A JWK (not an imported key) lets jose cache its import per trusted-key object.
+    verified = await compactVerify(evidence, trusted, {
       algorithms: ['ES256'],
     })
   } catch (cause) {

@@ -7,6 +7,7 @@ import { systemRandom } from '@subrosa/core'
 import { openSecret } from '@subrosa/crypto'
 import { generateOwnerKey, ownerKeyId } from '@subrosa/protocol'
 import type { BrokerContext } from '../context.ts'
+import { startSession } from '../kbs.ts'
 import { createMasterKey, unwrapWithMasterKey, wrapWithMasterKey } from '../master-keys.ts'
 import { assertNamespaceKeys, openForNamespace, sealForNamespace } from '../namespace-keys.ts'
 import { applyPolicy } from '../policies.ts'
@@ -224,6 +225,21 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         code: 'ERR_BROKER_STATE',
       })
       await assertNamespaceKeys(store.db)
+    })
+
+    it('purges KBS sessions older than a token lifetime when a new one opens', async () => {
+      let now = new Date('2026-11-22T12:00:00Z')
+      // Opening a session touches no key.
+      const ctx = { ...contextOf(store, {} as BrokerContext['keys']), clock: () => now }
+      const body = { version: '0.1.1', tee: 'sim', 'extra-params': { workload: 'acme/a/job' } }
+      const old = await startSession(ctx, body)
+      now = new Date(now.getTime() + (120 + 1800 + 1) * 1000)
+      const fresh = await startSession(ctx, body)
+      const ids = (await store.db.query<{ id: string }>('SELECT id FROM kbs_sessions')).rows.map(
+        (r) => r.id,
+      )
+      assert.ok(!ids.includes(old.sessionId))
+      assert.ok(ids.includes(fresh.sessionId))
     })
 
     it('refuses a store with rows sealed before namespace keys existed', async () => {

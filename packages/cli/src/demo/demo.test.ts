@@ -55,6 +55,16 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         })
         keys.push({ what: 'CA private key', bytes: utf8(ca.keyPem.split('\n')[1] as string) })
         const db = broker.context.db
+        // Master keys and secrets are sealed by their namespace's key, sealed by the root key.
+        const namespaceKey = async (namespace: string) => {
+          const row = (
+            await db.query<{ sealed: Uint8Array }>(
+              'SELECT sealed FROM namespace_keys WHERE namespace = $1',
+              [namespace],
+            )
+          ).rows[0] as { sealed: Uint8Array }
+          return openSecret(rootKey, row.sealed, `namespace-key:${namespace}`)
+        }
         for (const r of (
           await db.query<{ namespace: string; name: string; sealed: Uint8Array }>(
             'SELECT namespace, name, sealed FROM master_keys',
@@ -62,7 +72,11 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `master key ${r.namespace}/${r.name}`,
-            bytes: openSecret(rootKey, r.sealed, `master-key:${r.namespace}/${r.name}`),
+            bytes: openSecret(
+              await namespaceKey(r.namespace),
+              r.sealed,
+              `master-key:${r.namespace}/${r.name}`,
+            ),
           })
         }
         for (const r of (
@@ -72,7 +86,11 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         ).rows) {
           keys.push({
             what: `secret ${r.name}`,
-            bytes: openSecret(rootKey, r.sealed, `secret:${r.namespace}/${r.policy}/${r.name}`),
+            bytes: openSecret(
+              await namespaceKey(r.namespace),
+              r.sealed,
+              `secret:${r.namespace}/${r.policy}/${r.name}`,
+            ),
           })
         }
         for (const file of [
