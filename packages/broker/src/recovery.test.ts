@@ -14,6 +14,7 @@ import { rekeyBroker } from './rekey.ts'
 import { loadSecret } from './secrets.ts'
 import { type RunningBroker, startBroker } from './start.ts'
 import { testPolicyYaml } from './testing/policy-fixture.ts'
+import { createTestDatabase, postgresUnavailable } from './testing/postgres.ts'
 
 const KEY_ID = 'subrosa:acme/taxi'
 const custodians = ['alice', 'bob', 'carol']
@@ -278,6 +279,53 @@ describe('operator key-encryption key', () => {
       await second.close()
     } finally {
       await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('recovery of a broker on PostgreSQL', () => {
+  it('rebuilds the root key in the shared database from k shares; k-1 fail', async (t) => {
+    const missing = await postgresUnavailable()
+    if (missing !== false) return t.skip(missing)
+    const db = await createTestDatabase()
+    const dir = await mkdtemp(join(tmpdir(), 'subrosa-recover-pg-'))
+    try {
+      const first = await startBroker({
+        dataDir: join(dir, 'a'),
+        postgres: db.url,
+        unsealKey: systemRandom(32),
+        recovery: { threshold: 2, custodians },
+      })
+      await createMasterKey(first.context, 'owner', 'acme', 'taxi')
+      const dek = systemRandom(32)
+      const wrapped = await wrapWithMasterKey(first.context, KEY_ID, dek)
+      const shares = first.recoveryShares.map((s) => parseRecoveryShare(s.text))
+      await first.close()
+      const newUnsealKey = systemRandom(32)
+      const base = {
+        dataDir: join(dir, 'b'),
+        postgres: db.url,
+        newUnsealKey,
+        clock: systemClock,
+        random: systemRandom,
+      }
+      await assert.rejects(recoverBroker({ ...base, shares: shares.slice(0, 1) }), {
+        code: 'ERR_BROKER_RECOVERY',
+      })
+      await recoverBroker({ ...base, shares: [shares[0], shares[2]] as RecoveryShare[] })
+      const second = await startBroker({
+        dataDir: join(dir, 'b'),
+        postgres: db.url,
+        unsealKey: newUnsealKey,
+      })
+      try {
+        assert.equal(toHex(await unwrapWithMasterKey(second.context, KEY_ID, wrapped)), toHex(dek))
+      } finally {
+        await second.close()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+      await db.drop()
     }
   })
 })

@@ -239,10 +239,12 @@ export async function recoverRootKey(
 export async function recoverBroker(
   options: Omit<RecoverOptions, 'shares'> & {
     readonly dataDir: string
+    /** PostgreSQL URL of the store, instead of the PGlite store under `dataDir`. */
+    readonly postgres?: string | undefined
     readonly shares: readonly RecoveryShare[]
   },
 ): Promise<{ broker: string; threshold: number; custodians: string[] }> {
-  const store = await openDataDir(options.dataDir)
+  const store = await openDataDir(options.dataDir, options.postgres)
   try {
     return await recoverRootKey(store.db, options)
   } finally {

@@ -69,9 +69,9 @@ export async function rekeyRootKey(
  * @throws as {@link rekeyRootKey}; `ERR_BROKER_STATE` when the directory holds no broker.
  */
 export async function rekeyBroker(
-  options: RekeyOptions & { readonly dataDir: string },
+  options: RekeyOptions & { readonly dataDir: string; readonly postgres?: string | undefined },
 ): Promise<{ kek: boolean; kekChanged: boolean }> {
-  const store = await openDataDir(options.dataDir)
+  const store = await openDataDir(options.dataDir, options.postgres)
   try {
     return await rekeyRootKey(store.db, options)
   } finally {

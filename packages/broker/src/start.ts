@@ -218,7 +218,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       initialized: keys.initialized,
       store: options.postgres === undefined ? 'pglite' : 'postgres',
       allowSim: context.allowSim,
-      recoverySharesCreated: recoveryShares.length,
+      recoveryFilesWritten: recoveryShares.length,
     })
     if (options.postgres !== undefined && options.publicUrl === undefined)
       context.log({

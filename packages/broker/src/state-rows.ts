@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { BrokerError } from './errors.ts'
+import { openPostgresStore } from './store/postgres.ts'
 import { type Db, openPgliteStore, type Store } from './store/store.ts'
 
 /** The `broker_state` rows by name. */
@@ -24,8 +25,10 @@ export async function upsert(db: Db, name: string, value: Uint8Array): Promise<v
   )
 }
 
-/** Open the embedded store of a (stopped) broker's data directory. */
-export async function openDataDir(dataDir: string): Promise<Store> {
+/** Open the store of a (stopped) broker: PostgreSQL when `postgres` is given, else the PGlite store
+ * of its data directory. */
+export async function openDataDir(dataDir: string, postgres?: string): Promise<Store> {
+  if (postgres !== undefined) return openPostgresStore(postgres)
   const pgdata = join(dataDir, 'pgdata')
   if (!existsSync(pgdata))
     throw new BrokerError('ERR_BROKER_STATE', `${dataDir} holds no broker state`)

@@ -31,12 +31,17 @@ function startAndStop(args: string[], env: Record<string, string> = {}): Promise
     )
     let out = ''
     let stderr = ''
+    let stopping = false
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString()
     })
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
-      if (out.includes('"event":"broker-started"')) child.kill('SIGTERM')
+      // One SIGTERM drains; a second would stop the broker at once.
+      if (!stopping && out.includes('"event":"broker-started"')) {
+        stopping = true
+        child.kill('SIGTERM')
+      }
     })
     child.on('error', reject)
     child.on('close', (code) =>

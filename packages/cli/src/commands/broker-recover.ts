@@ -142,6 +142,11 @@ export const brokerRekey: Command = {
       description: 'Data directory of the stopped broker',
       default: '.subrosa',
     },
+    postgres: {
+      type: 'string',
+      value: 'url',
+      description: 'The PostgreSQL store of the stopped brokers (env SUBROSA_POSTGRES)',
+    },
     'unseal-key-file': { type: 'string', value: 'file', description: 'Current unseal key' },
     'kek-file': { type: 'string', value: 'file', description: 'Current key-encryption key' },
     'new-unseal-key-file': {
@@ -189,6 +194,7 @@ export const brokerRekey: Command = {
       if (newKek !== undefined) keys.push(newKek)
       const result = await rekeyBroker({
         dataDir,
+        postgres: stringOption(inv, 'postgres') ?? inv.io.env.SUBROSA_POSTGRES,
         unsealKey,
         kek,
         newUnsealKey,
@@ -236,6 +242,11 @@ export const brokerRecover: Command = {
       description: 'Data directory of the stopped broker',
       default: '.subrosa',
     },
+    postgres: {
+      type: 'string',
+      value: 'url',
+      description: 'The PostgreSQL store of the stopped brokers (env SUBROSA_POSTGRES)',
+    },
     share: {
       type: 'string',
       value: 'file',
@@ -274,6 +285,7 @@ export const brokerRecover: Command = {
     try {
       const result = await recoverBroker({
         dataDir,
+        postgres: stringOption(inv, 'postgres') ?? inv.io.env.SUBROSA_POSTGRES,
         shares,
         newUnsealKey,
         kek,

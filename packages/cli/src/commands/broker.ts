@@ -187,10 +187,15 @@ export const brokerStart: Command = {
       throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
     const publicUrl = stringOption(inv, 'public-url')
     // Listen for the stop signals before the broker announces itself, so none is missed.
+    // The first signal drains; with both handlers gone, a second one stops at once.
     const stopped = new Promise<void>((done) => {
-      const stop = () => done()
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        done()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
     })
     const broker = await startBroker({
       dataDir,
