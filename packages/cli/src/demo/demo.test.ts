@@ -30,6 +30,23 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out
 }
 
+/** Signed statements that are public by design (audit checkpoints, owners' policy approvals). */
+const PUBLIC_JWS_TYPES = new Set(['subrosa-audit-checkpoint+jwt', 'subrosa-policy-approval+jwt'])
+
+/** JWT-shaped strings in `text` that are not public signed statements: tokens, proofs, ... */
+function credentialJwts(text: string): string[] {
+  return [...text.matchAll(/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g)]
+    .map((m) => m[0])
+    .filter((jwt) => {
+      try {
+        const header = JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString())
+        return !PUBLIC_JWS_TYPES.has(header.typ)
+      } catch {
+        return true
+      }
+    })
+}
+
 describe('subrosa demo (end to end over loopback HTTPS)', () => {
   let dir: string
   let report: DemoReport
@@ -168,15 +185,19 @@ describe('subrosa demo (end to end over loopback HTTPS)', () => {
         { what: `${k.what} (base64url)`, bytes: Buffer.from(toBase64Url(k.bytes)) },
       ]),
     ]
+    const jwt = (typ: string) =>
+      [{ alg: 'ES256', typ }, { sub: 'x' }]
+        .map((o) => Buffer.from(JSON.stringify(o)).toString('base64url'))
+        .concat('c2ln')
+        .join('.')
+    assert.equal(credentialJwts(`x${jwt('JWT')}y`).length, 1, 'the scan finds tokens')
+    assert.equal(credentialJwts(jwt('subrosa-audit-checkpoint+jwt')).length, 0)
     const hits: string[] = []
     const scanned = [...(await filesUnder(dir)).filter((f) => !f.endsWith('sim-platform.jwk'))]
     for (const file of scanned) {
       const bytes = await readFile(file)
       for (const n of needles) if (bytes.includes(n.bytes)) hits.push(`${n.what} in ${file}`)
-      if (
-        /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/.test(bytes.toString('latin1')) &&
-        !file.endsWith('.parquet')
-      )
+      if (!file.endsWith('.parquet') && credentialJwts(bytes.toString('latin1')).length > 0)
         hits.push(`a JWT in ${file}`)
     }
     const logText = Buffer.from(said.join('\n'))
