@@ -90,10 +90,28 @@ export function redactUrl(url: string): string {
   }
 }
 
+// Data statements run as named prepared statements: each connection parses and plans one once,
+// instead of on every call (the broker issues a few fixed statements at a high rate).
+const names = new Map<string, string>()
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i
+/** Statements past this many distinct texts run unnamed (bounds per-connection server memory). */
+const MAX_NAMED = 256
+
+function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  if (!PREPARABLE.test(sql)) return { text: sql, values: params as unknown[] }
+  let name = names.get(sql)
+  if (name === undefined) {
+    if (names.size >= MAX_NAMED) return { text: sql, values: params as unknown[] }
+    name = `s${names.size}`
+    names.set(sql, name)
+  }
+  return { name, text: sql, values: params as unknown[] }
+}
+
 function poolDb(pool: pg.Pool): Db {
   return {
     query: async <T>(sql: string, params: readonly unknown[] = []) => {
-      const result = await pool.query(sql, params as unknown[])
+      const result = await pool.query(statement(sql, params))
       return { rows: result.rows as T[] }
     },
     transaction: async <R>(fn: (tx: Db) => Promise<R>) => {
@@ -112,7 +130,7 @@ function clientDb(client: pg.PoolClient, inTx = false): Db {
   return {
     inTransaction: inTx,
     query: async <T>(sql: string, params: readonly unknown[] = []) => {
-      const result = await client.query(sql, params as unknown[])
+      const result = await client.query(statement(sql, params))
       return { rows: result.rows as T[] }
     },
     transaction: async <R>(fn: (tx: Db) => Promise<R>) =>
