@@ -1,6 +1,10 @@
 import { isSubrosaError } from '@subrosa/core'
 import { type Policy, parsePolicy, policyHash } from '@subrosa/policy'
-import type { PolicyVersionResponse, PolicyVersionSummary } from '@subrosa/protocol'
+import type {
+  ApplyPolicyResponse,
+  PolicyVersionResponse,
+  PolicyVersionSummary,
+} from '@subrosa/protocol'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
@@ -15,15 +19,8 @@ export type StoredPolicy = {
   readonly hash: string
 }
 
-/** What applying a policy did. */
-export type ApplyPolicyResult = {
-  namespace: string
-  name: string
-  version: number
-  hash: string
-  created: boolean
-  approvedBy: string[]
-}
+/** What applying a policy did (the admin API's answer). */
+export type ApplyPolicyResult = ApplyPolicyResponse
 
 /**
  * Apply a policy document as a new version. The signer must own the namespace (the first

@@ -9,6 +9,7 @@ import { listAudit } from './audit.ts'
 import { loadSecret } from './secrets.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
 import { openKbsSession, sendEvidence } from './testing/kbs-session.ts'
+import { attestSim } from './testing/sim-flow.ts'
 
 const MEASUREMENT = 'ab'.repeat(48)
 const REPORTING = 'cd'.repeat(48)
@@ -66,20 +67,9 @@ async function attestAs(
   workload: string,
   measurement: string,
 ): Promise<{ token: string; teeKey: CryptoKey }> {
-  const session = await openKbsSession(tb, 'sim', workload)
-  const evidence = await createSimEvidence(
-    {
-      measurement: Buffer.from(measurement, 'hex'),
-      reportData: reportDataFor(session.runtimeData),
-      debug: false,
-      svn: 1,
-    },
-    tb.sim.privateJwk,
-    tb.now(),
-  )
-  const res = await sendEvidence(tb, session, evidence)
-  assert.equal(res.statusCode, 200, res.body)
-  return { token: (res.json() as { token: string }).token, teeKey: session.teeKey }
+  const res = await attestSim(tb, measurement, workload)
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  return { token: res.body.token as string, teeKey: res.teeKey }
 }
 
 type Plan = {

@@ -178,12 +178,7 @@ export async function importSecret(
   value: Uint8Array,
 ): Promise<{ replaced: boolean }> {
   const { namespace, name: policyName } = policy.metadata
-  const spec = policy.secrets.find((s) => s.name === name)
-  if (spec === undefined)
-    throw new BrokerError(
-      'ERR_BROKER_NOT_FOUND',
-      `Policy ${namespace}/${policyName} declares no secret ${name}`,
-    )
+  const spec = declaredSecret(policy, name)
   if (spec.import !== true)
     throw new BrokerError(
       'ERR_BROKER_SECRET_KIND',
@@ -340,12 +335,7 @@ export async function resolveSecret(
   workloadRef: string,
 ): Promise<OpenedSecret> {
   const { namespace, name: policyName } = policy.metadata
-  const spec = policy.secrets.find((s) => s.name === name)
-  if (spec === undefined)
-    throw new BrokerError(
-      'ERR_BROKER_NOT_FOUND',
-      `Policy ${namespace}/${policyName} declares no secret ${name}`,
-    )
+  const spec = declaredSecret(policy, name)
   if (spec.derive === undefined) {
     let row = await storedRow(ctx, namespace, policyName, name)
     if (await renewCertificate(ctx, policy, spec, row))
@@ -440,4 +430,17 @@ export async function describeSecrets(
         : { updatedAt: new Date(row.updated_at ?? row.created_at).toISOString() }),
     }
   })
+}
+
+/** The declaration of secret `name` in `policy`; a typed error when the policy has none. */
+function declaredSecret(policy: Policy, name: string): SecretSpec {
+  const spec = policy.secrets.find((s) => s.name === name)
+  if (spec === undefined) {
+    const { namespace, name: policyName } = policy.metadata
+    throw new BrokerError(
+      'ERR_BROKER_NOT_FOUND',
+      `Policy ${namespace}/${policyName} declares no secret ${name}`,
+    )
+  }
+  return spec
 }

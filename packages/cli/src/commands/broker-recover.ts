@@ -124,6 +124,21 @@ async function newKeyFile(
   return { key, created: true }
 }
 
+/** Where the state of a stopped broker is: its data dir (PGlite) or PostgreSQL. */
+const STOPPED_BROKER_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  'data-dir': {
+    type: 'string',
+    value: 'dir',
+    description: 'Data directory of the stopped broker',
+    default: '.subrosa',
+  },
+  postgres: {
+    type: 'string',
+    value: 'url',
+    description: 'The PostgreSQL store of the stopped brokers (env SUBROSA_POSTGRES)',
+  },
+}
+
 /** `subrosa broker rekey` */
 export const brokerRekey: Command = {
   path: ['broker', 'rekey'],
@@ -136,17 +151,7 @@ export const brokerRekey: Command = {
     'The root key, every sealed value and every recovery share stay valid. Audited as broker.rekey.',
   json: true,
   options: {
-    'data-dir': {
-      type: 'string',
-      value: 'dir',
-      description: 'Data directory of the stopped broker',
-      default: '.subrosa',
-    },
-    postgres: {
-      type: 'string',
-      value: 'url',
-      description: 'The PostgreSQL store of the stopped brokers (env SUBROSA_POSTGRES)',
-    },
+    ...STOPPED_BROKER_OPTIONS,
     'unseal-key-file': { type: 'string', value: 'file', description: 'Current unseal key' },
     'kek-file': { type: 'string', value: 'file', description: 'Current key-encryption key' },
     'new-unseal-key-file': {
@@ -236,17 +241,7 @@ export const brokerRecover: Command = {
     'corrupted or forged ones change nothing. Audited as broker.recover (custodian names only).',
   json: true,
   options: {
-    'data-dir': {
-      type: 'string',
-      value: 'dir',
-      description: 'Data directory of the stopped broker',
-      default: '.subrosa',
-    },
-    postgres: {
-      type: 'string',
-      value: 'url',
-      description: 'The PostgreSQL store of the stopped brokers (env SUBROSA_POSTGRES)',
-    },
+    ...STOPPED_BROKER_OPTIONS,
     share: {
       type: 'string',
       value: 'file',
