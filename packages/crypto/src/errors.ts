@@ -13,6 +13,15 @@ export const CRYPTO_ERRORS = {
     'Shamir split parameters are invalid: empty secret, or not 1 <= k <= n <= 255.',
   ERR_CRYPTO_SHAMIR_SHARE:
     'Shamir shares cannot be combined: none given, an index outside 1..255, a repeated index, or different lengths.',
+  ERR_STREAM_MALFORMED:
+    'A file is not in Subrosa streaming AEAD format, or its header has an impossible field.',
+  ERR_STREAM_HEADER_AUTH:
+    'A stream header does not verify under the file key: wrong key, or the header was changed.',
+  ERR_STREAM_TRUNCATED: 'A stream file ends without its final chunk: it was cut.',
+  ERR_STREAM_REORDERED:
+    'A chunk of the stream file sits at another position: chunks were reordered, dropped or duplicated.',
+  ERR_STREAM_CHUNK_AUTH:
+    'A stream chunk does not verify anywhere in the file: it comes from another file or was changed.',
   ERR_PARQUET_MALFORMED: 'A Parquet file or one of its Thrift structures is invalid.',
   ERR_PARQUET_TRUNCATED: 'A Parquet file ends before its structures do (truncated file).',
   ERR_PARQUET_NOT_ENCRYPTED: 'A plaintext Parquet file was given where an encrypted one is needed.',

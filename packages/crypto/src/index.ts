@@ -54,4 +54,11 @@ export type { ColumnInfo } from './parquet/metadata.ts'
 export type { PmeAlgorithm } from './parquet/modules.ts'
 export { openSecret, sealSecret } from './seal.ts'
 export { type ShamirShare, shamirCombine, shamirSplit } from './shamir.ts'
+export { readStreamHeader, type StreamHeader } from './stream/header.ts'
+export {
+  type DecryptStreamOptions,
+  decryptStream,
+  type EncryptStreamOptions,
+  encryptStream,
+} from './stream/stream.ts'
 export { localUnwrap, localWrap, unwrapKey, wrapKey } from './wrap.ts'
