@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
 import { createPrivateKey, createPublicKey, hkdfSync, X509Certificate } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { createSimEvidence } from '@subrosa/attest'
 import { fromBase64, fromUtf8, toBase64, toHex, utf8 } from '@subrosa/core'
-import { decryptWithKey, reportDataFor } from '@subrosa/protocol'
+import { decryptWithKey } from '@subrosa/protocol'
 import type { CryptoKey } from 'jose'
 import { listAudit } from './audit.ts'
 import { loadSecret } from './secrets.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
-import { openKbsSession, sendEvidence } from './testing/kbs-session.ts'
 import { attestSim } from './testing/sim-flow.ts'
 
 const MEASUREMENT = 'ab'.repeat(48)
