@@ -15,20 +15,10 @@ import { loadSecret } from './secrets.ts'
 import { type RunningBroker, startBroker } from './start.ts'
 import { testPolicyYaml } from './testing/policy-fixture.ts'
 import { createTestDatabase, postgresUnavailable } from './testing/postgres.ts'
+import { scanDir } from './testing/scan-dir.ts'
 
 const KEY_ID = 'subrosa:acme/taxi'
 const custodians = ['alice', 'bob', 'carol']
-
-async function scan(dir: string, needles: readonly Buffer[]): Promise<string[]> {
-  const hits: string[] = []
-  for (const entry of await readdir(dir, { recursive: true })) {
-    const path = join(dir, entry)
-    if (!(await stat(path)).isFile()) continue
-    const bytes = await readFile(path)
-    for (const n of needles) if (bytes.includes(n)) hits.push(entry)
-  }
-  return hits
-}
 
 /** What a broker holds that recovery must keep readable: a master key's DEK and a secret. */
 async function holdings(broker: RunningBroker, wrapped: string) {
@@ -94,7 +84,7 @@ describe('root key recovery from custodian shares', () => {
     const needles = [rootKey, ...shares.map((s) => s.bytes)].flatMap((b) =>
       [b, toHex(b), toBase64(b)].map((x) => Buffer.from(x)),
     )
-    assert.deepEqual(await scan(dataDir, needles), [])
+    assert.deepEqual(await scanDir(dataDir, needles), [])
     // A restart with recovery options does not re-split.
     const again = await startBroker({
       dataDir,

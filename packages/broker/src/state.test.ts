@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { systemRandom, toBase64, toHex } from '@subrosa/core'
 import { startBroker } from './start.ts'
-
-async function scan(dir: string, needles: readonly Buffer[]): Promise<string[]> {
-  const hits: string[] = []
-  for (const entry of await readdir(dir, { recursive: true })) {
-    const path = join(dir, entry)
-    if (!(await stat(path)).isFile()) continue
-    const bytes = await readFile(path)
-    for (const n of needles) if (bytes.includes(n)) hits.push(entry)
-  }
-  return hits
-}
+import { scanDir } from './testing/scan-dir.ts'
 
 describe('broker state on disk', () => {
   it('restarts with the same unseal key, refuses another, and stores no key in plaintext', async () => {
@@ -33,7 +23,7 @@ describe('broker state on disk', () => {
       const caPem = first.caPem
       assert.equal(first.initialized, true)
       await first.close()
-      assert.deepEqual(await scan(dir, needles), [])
+      assert.deepEqual(await scanDir(dir, needles), [])
 
       const second = await startBroker({ dataDir: dir, unsealKey })
       assert.equal(second.initialized, false)
