@@ -11,6 +11,9 @@ export const ENGINE_ERRORS = {
   ERR_ENGINE_UNSUPPORTED:
     'The job asks for something this engine does not do yet (format, engine, several outputs).',
   ERR_ENGINE_OUTPUT: 'A job output cannot be written.',
+  ERR_ENGINE_STORAGE: 'A storage location cannot be read, listed or written.',
+  ERR_ENGINE_CONFLICT:
+    'Another writer got there first (a Delta commit with this version exists); nothing was overwritten.',
 } as const
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { basename, dirname, join } from 'node:path'
 import { DuckDBBlobValue } from '@duckdb/node-api'
 import { wipe } from '@subrosa/core'
 import {
@@ -22,6 +21,7 @@ import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import { duckDbError, openDuckDb } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
 import { type BoundInput, composeQuery, sqlString } from './sql.ts'
+import { localPath } from './storage/object-store.ts'
 
 /** Progress of a running job, for progress bars. */
 export type JobProgress =
@@ -115,7 +115,7 @@ export async function runJob(job: Job, ctx: JobContext): Promise<JobSummary> {
     let rows: number
     try {
       ctx.onProgress?.({ phase: 'query' })
-      const sql = `COPY (${composeQuery(job.query, bound)}) TO ${sqlString(plain)} (FORMAT parquet, COMPRESSION zstd)`
+      const sql = `COPY (${composeQuery(out.query ?? job.query ?? '', bound)}) TO ${sqlString(plain)} (FORMAT parquet, COMPRESSION zstd)`
       const result = await session.connection.runAndReadAll(
         sql,
         keys.map((k) => new DuckDBBlobValue(k)),
@@ -267,15 +267,4 @@ function masterKeyIdOf(entry: string): string | undefined {
 function splitKey(key: string): [string, string] {
   const [ns = '', name = ''] = key.split('/')
   return [ns, name]
-}
-
-/** Resolve a job URI (`file:` URL or path, relative to the job's directory) to a local path. */
-export function localPath(uri: string, baseDir: string): string {
-  if (uri.startsWith('file:')) return fileURLToPath(uri)
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri))
-    throw new EngineError(
-      'ERR_ENGINE_UNSUPPORTED',
-      `Only local files are supported for now, not ${uri.split(':')[0]}://`,
-    )
-  return isAbsolute(uri) ? uri : resolve(baseDir, uri)
 }

@@ -3,7 +3,16 @@ export { type AppraisalReport, appraiseEvidence } from './appraise.ts'
 export { formatPath, MAX_DOCUMENT_BYTES } from './document.ts'
 export { POLICY_ERRORS, PolicyError, type PolicyErrorCode } from './errors.ts'
 export { type Decision, evaluatePolicy } from './evaluate.ts'
-export { type Job, jobSchema, parseJob, validateJob } from './job.ts'
+export {
+  type Job,
+  type JobInput,
+  type JobOutput,
+  jobInputSchema,
+  jobOutputSchema,
+  jobSchema,
+  parseJob,
+  validateJob,
+} from './job.ts'
 export {
   type KeyGrant,
   type PolicyRef,

@@ -32,6 +32,51 @@ describe('job documents', () => {
     assert.equal(j.inputs.trips?.key, undefined)
   })
 
+  it('takes several inputs and outputs of every format, parameters and per-output queries', () => {
+    const j = parseJob(
+      edit(
+        /outputs:\n.*\n/,
+        [
+          'parameters: { min_fare: 2.5, since: "2024-01-01", paid: true }',
+          'outputs:',
+          '  fares: { format: parquet, uri: lake/fares.parquet, key: acme/taxi-results }',
+          '  report: { format: csv, uri: out/r.csv.srsa, key: acme/r, query: "SELECT 1 AS x" }',
+          '  lines: { format: jsonl, uri: out/r.jsonl.srsa, key: acme/r }',
+          '  table: { format: delta, uri: lake/agg, key: acme/r, partitionBy: [vendor_id] }',
+          '  db: { format: postgres, uri: "postgres://app@127.0.0.1/test", table: public.fares, key: acme/cmk, encryptedColumns: { vendor_id: deterministic } }',
+          '',
+        ].join('\n'),
+      ).replace(
+        /inputs:\n/,
+        'inputs:\n  people: { format: csv, uri: people.csv.srsa, delimiter: ";" }\n  zones: { format: delta, uri: lake/zones, version: 3 }\n  events: { format: jsonl, uri: e.jsonl.srsa, columns: { id: BIGINT, at: TIMESTAMP } }\n',
+      ),
+    )
+    assert.deepEqual(Object.keys(j.inputs), ['people', 'zones', 'events', 'trips'])
+    assert.deepEqual(j.inputs.people, {
+      format: 'csv',
+      uri: 'people.csv.srsa',
+      delimiter: ';',
+      header: true,
+    })
+    assert.deepEqual(j.parameters, { min_fare: 2.5, since: '2024-01-01', paid: true })
+    assert.equal(j.outputs.report?.query, 'SELECT 1 AS x')
+    assert.deepEqual(j.outputs.table, {
+      format: 'delta',
+      uri: 'lake/agg',
+      key: 'acme/r',
+      mode: 'append',
+      partitionBy: ['vendor_id'],
+    })
+    assert.deepEqual(j.outputs.db, {
+      format: 'postgres',
+      uri: 'postgres://app@127.0.0.1/test',
+      table: 'public.fares',
+      key: 'acme/cmk',
+      mode: 'create',
+      encryptedColumns: { vendor_id: 'deterministic' },
+    })
+  })
+
   it('reports violations with paths', () => {
     const cases: [string, string][] = [
       [edit('acme/taxi-analytics/taxi-job', 'acme/taxi'), 'policy'],
@@ -46,7 +91,23 @@ describe('job documents', () => {
         edit('format: parquet, uri: lake/trips', 'format: orc, uri: lake/trips'),
         'inputs.trips.format',
       ],
-      [edit('fares: {', 'a: { format: parquet, uri: x, key: a/b }\n  fares: {'), 'outputs'],
+      [edit(/query: .*\n/, ''), 'outputs.fares.query'],
+      [
+        edit(
+          'fares: {',
+          'db: { format: postgres, uri: "postgres://u:pw@h/d", table: t, key: a/b }\n  fares: {',
+        ),
+        'outputs.db.uri',
+      ],
+      [edit('query:', 'parameters: { subrosa_key: 1 }\nquery:'), 'parameters.subrosa_key'],
+      [
+        edit('trips: { format: parquet,', 'trips: { format: csv, delimiter: ";;",'),
+        'inputs.trips.delimiter',
+      ],
+      [
+        edit('trips: { format: parquet,', 'trips: { format: delta, version: -1,'),
+        'inputs.trips.version',
+      ],
       [edit(/outputs:\n.*\n/, 'outputs: {}\n'), 'outputs'],
       [edit('limits:', 'engine: postgres\nlimits:'), 'engine'],
       [edit('memory: 2GB', 'memory: lots'), 'limits.memory'],
