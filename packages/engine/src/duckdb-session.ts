@@ -23,8 +23,9 @@ export async function openDuckDb(options: {
   readonly readablePaths: readonly string[]
   readonly limits?: DuckDbLimits
   /**
-   * DuckDB reads encrypted Parquet itself. DuckDB 1.5 fails its tag check when filters are pushed
-   * into an encrypted scan, so filter pushdown is then disabled (results stay exact).
+   * DuckDB reads encrypted Parquet itself. DuckDB 1.5 fails its tag check when a scan of an
+   * encrypted file skips pages, which filter pushdown, join filter pushdown and top-N dynamic filters
+   * do; those optimizers are then disabled (results stay exact; scans read every page).
    */
   readonly encryptedScans?: boolean
 }): Promise<DuckDbSession> {
@@ -43,7 +44,7 @@ export async function openDuckDb(options: {
     await connection.run('SET temp_file_encryption = true')
     await connection.run('SET enable_logging = false')
     if (options.encryptedScans === true) {
-      await connection.run("SET disabled_optimizers = 'filter_pushdown'")
+      await connection.run("SET disabled_optimizers = 'filter_pushdown,join_filter_pushdown,top_n'")
     }
     const list = (xs: readonly string[]) =>
       `[${xs.map((x) => `'${x.replaceAll("'", "''")}'`).join(', ')}]`

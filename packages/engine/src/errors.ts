@@ -9,8 +9,10 @@ export const ENGINE_ERRORS = {
   ERR_ENGINE_MEMORY:
     'The job needs more memory than its limit; spilling is refused because spill files must be encrypted.',
   ERR_ENGINE_UNSUPPORTED:
-    'The job asks for something this engine does not do yet (format, engine, several outputs).',
+    'The job asks for something this engine does not do (an engine, format or location kind).',
   ERR_ENGINE_OUTPUT: 'A job output cannot be written.',
+  ERR_ENGINE_PARAMETER:
+    'A run-time parameter is not declared by the job, or its value is not of the declared type.',
   ERR_ENGINE_STORAGE: 'A storage location cannot be read, listed or written.',
   ERR_ENGINE_CONFLICT:
     'Another writer got there first (a Delta commit with this version exists); nothing was overwritten.',

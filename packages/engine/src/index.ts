@@ -1,6 +1,27 @@
+export type {
+  BoundQuery,
+  EngineContext,
+  InputSummary,
+  JobContext,
+  JobProgress,
+  OpenedInput,
+  OpenInput,
+  OutputSummary,
+  WriteOutput,
+} from './adapters.ts'
 export { type DuckDbLimits, type DuckDbSession, duckDbError, openDuckDb } from './duckdb-session.ts'
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from './errors.ts'
-export { type JobContext, type JobProgress, type JobSummary, runJob } from './run-job.ts'
+export { fetchInput } from './inputs/fetch.ts'
+export {
+  type OpenedParquetFile,
+  openParquetFile,
+  type ParquetFileOptions,
+} from './inputs/parquet.ts'
+export { encryptParquetOutput } from './outputs/parquet.ts'
+export { type OutputSink, openOutputSink } from './outputs/sink.ts'
+export { resolveParameters } from './parameters.ts'
+export { type CopyFormat, copyQuery, runQuery } from './query.ts'
+export { type JobSummary, runJob } from './run-job.ts'
 export { type BoundInput, composeQuery, sqlString } from './sql.ts'
 export {
   type CopyProgress,

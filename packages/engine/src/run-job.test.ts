@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { watch } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -116,8 +117,22 @@ describe('runJob', () => {
       'SELECT count(*) FROM (SELECT md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS s FROM range(4000000) t(i) ORDER BY s)',
       { limits: { memory: '64MB', threads: 1 } },
     )
-    await assert.rejects(runJob(big, ctx()), { code: 'ERR_ENGINE_MEMORY' })
-    assert.deepEqual(await readdir(join(scratch, 'duckdb-tmp')), [], 'no spill file written')
+    const created: string[] = []
+    const watcher = watch(scratch, { recursive: true }, (_event, file) => {
+      if (file !== null) created.push(file)
+    })
+    try {
+      await assert.rejects(runJob(big, ctx()), { code: 'ERR_ENGINE_MEMORY' })
+    } finally {
+      watcher.close()
+    }
+    assert.ok(created.length > 0, 'the watcher saw the job scratch dir')
+    assert.deepEqual(
+      created.filter((f) => f.includes('duckdb-tmp/')),
+      [],
+      'no spill file written',
+    )
+    assert.deepEqual(await readdir(scratch), [], 'the job scratch dir is removed')
   })
 
   it('refuses an input under another master key, before any unwrap', async () => {

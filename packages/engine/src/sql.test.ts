@@ -3,17 +3,20 @@ import { describe, it } from 'node:test'
 import { composeQuery, sqlString } from './sql.ts'
 
 const inputs = [
-  { name: 'trips', path: "/lake/o'brien/trips.parquet", parameter: 1 },
-  { name: 'zones', path: '/lake/zones.parquet', parameter: 2 },
+  {
+    name: 'trips',
+    relation: `read_parquet(${sqlString("/lake/o'brien/trips.parquet")}, encryption_config = {footer_key_value: $subrosa_key_1::BLOB})`,
+  },
+  { name: 'zones', relation: `read_csv('/scratch/zones.csv', header = true)` },
 ]
 
 describe('composeQuery', () => {
-  it('binds each input as a CTE over read_parquet with its key as a parameter', () => {
+  it('binds each input as a CTE over its relation, keys as named parameters', () => {
     const sql = composeQuery('SELECT count(*) FROM trips JOIN zones USING (id);', inputs)
     assert.equal(
       sql,
-      `WITH "trips" AS (SELECT * FROM read_parquet('/lake/o''brien/trips.parquet', encryption_config = {footer_key_value: $1::BLOB})),\n` +
-        `  "zones" AS (SELECT * FROM read_parquet('/lake/zones.parquet', encryption_config = {footer_key_value: $2::BLOB}))\n` +
+      `WITH "trips" AS (SELECT * FROM read_parquet('/lake/o''brien/trips.parquet', encryption_config = {footer_key_value: $subrosa_key_1::BLOB})),\n` +
+        `  "zones" AS (SELECT * FROM read_csv('/scratch/zones.csv', header = true))\n` +
         'SELECT count(*) FROM trips JOIN zones USING (id)',
     )
   })

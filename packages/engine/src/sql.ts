@@ -1,11 +1,10 @@
 import { EngineError } from './errors.ts'
 
-/** A job input bound into the query: its SQL name, local path and positional key parameter. */
+/** A job input bound into the query: its SQL name and the relation that reads it. */
 export type BoundInput = {
   readonly name: string
-  readonly path: string
-  /** `$n` holding the footer key; none for a plaintext file (decrypted in the scratch dir). */
-  readonly parameter?: number
+  /** A relation for FROM (`read_parquet(...)`); keys appear in it only as `$name` parameters. */
+  readonly relation: string
 }
 
 /** A single-quoted SQL string literal. Paths only: keys never go into SQL text. */
@@ -31,21 +30,14 @@ function firstTokenOffset(sql: string): number {
 }
 
 /**
- * Compose the job query with its inputs as CTEs over `read_parquet(path, encryption_config =
- * {footer_key_value: $n::BLOB})` (or plain `read_parquet(path)` for an input already decrypted
- * into the scratch dir), merging with the query's own `WITH` clause. Each input's key is the
- * bound parameter `$n`, never text.
+ * Compose a query with the job's inputs as CTEs over their relations (`read_parquet(path,
+ * encryption_config = {footer_key_value: $subrosa_key_1::BLOB})`, `read_csv(...)`), merging with
+ * the query's own `WITH` clause. Keys are named parameters, never text.
  */
 export function composeQuery(query: string, inputs: readonly BoundInput[]): string {
   const body = query.trim().replace(/;\s*$/, '')
   if (body === '') throw new EngineError('ERR_ENGINE_QUERY', 'The query is empty')
-  const ctes = inputs
-    .map((i) =>
-      i.parameter === undefined
-        ? `"${i.name}" AS (SELECT * FROM read_parquet(${sqlString(i.path)}))`
-        : `"${i.name}" AS (SELECT * FROM read_parquet(${sqlString(i.path)}, encryption_config = {footer_key_value: $${i.parameter}::BLOB}))`,
-    )
-    .join(',\n  ')
+  const ctes = inputs.map((i) => `"${i.name}" AS (SELECT * FROM ${i.relation})`).join(',\n  ')
   const start = firstTokenOffset(body)
   const withMatch = /^with\s+(recursive\s+)?/i.exec(body.slice(start))
   if (withMatch === null) return `WITH ${ctes}\n${body}`

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { systemClock, toHex } from '@subrosa/core'
-import { runJob } from '@subrosa/engine'
+import { type JobProgress, runJob } from '@subrosa/engine'
 import {
   type AttestedWorkload,
   attestWorkload,
@@ -15,10 +15,10 @@ import {
 import { parseJob } from '@subrosa/policy'
 import type { BrokerClient } from '@subrosa/sdk'
 import type { JWK } from 'jose'
-import { type Command, type Invocation, stringOption } from '../command.ts'
+import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
 import { brokerClient, CONNECTION_OPTIONS, readJson, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
-import { progressBar } from '../output.ts'
+import { formatBytes, progressBar } from '../output.ts'
 
 const TEE_OPTIONS = {
   tee: {
@@ -106,7 +106,16 @@ export const run: Command = {
     'receives the injection and a KMS bound to its ephemeral TEE key, and runs the engine in this process.\n' +
     'With the sim TEE this is INSECURE: nothing protects this process from the host.',
   json: true,
-  options: { ...CONNECTION_OPTIONS, ...TEE_OPTIONS },
+  options: {
+    ...CONNECTION_OPTIONS,
+    ...TEE_OPTIONS,
+    param: {
+      type: 'string',
+      value: 'name=value',
+      multiple: true,
+      description: "Value for one of the job's parameters",
+    },
+  },
   async run(inv) {
     const [file] = inv.positionals
     if (file === undefined || inv.positionals.length !== 1)
@@ -120,17 +129,15 @@ export const run: Command = {
       const injected = await materializeInjection(await attested.injection(), scratch.dir)
       const engineDir = join(scratch.dir, 'engine')
       await mkdir(engineDir, { mode: 0o700 })
-      const bar = progressBar(inv.io.stderrIsTty && !inv.json, inv.io.err, 'encrypt output')
+      const progress = jobProgress(inv.io.stderrIsTty && !inv.json, inv.io.err)
       const summary = await runJob(job, {
         kms: attested.kms,
         scratchDir: engineDir,
         baseDir: dirname(jobPath),
         kmsInstance: { id: 'subrosa', url: client.url },
-        onProgress: (p) => {
-          if (p.phase === 'encrypt') bar.update(p.done, p.total)
-        },
-      })
-      bar.done()
+        parameters: jobParameters(inv),
+        onProgress: progress.update,
+      }).finally(progress.done)
       const result = {
         ok: true,
         ...attestationSummary(attested, measurement),
@@ -144,8 +151,15 @@ export const run: Command = {
         inv.io.out(
           `Attested ${result.workload} (${result.tee}) measurement ${result.measurement.slice(0, 16)}…, token ${result.token.id} until ${result.token.expiresAt}`,
         )
+        for (const i of summary.inputs)
+          inv.io.out(
+            `Read ${i.name} (${i.format}, ${i.uri}): ${formatBytes(i.bytes)} in ${i.files} file(s) under ${i.masterKeyId}, decrypted ${i.read === 'native' ? 'by DuckDB' : 'into the TEE scratch dir'}${i.droppedColumns.length > 0 ? `; columns not granted: ${i.droppedColumns.join(', ')}` : ''}`,
+          )
         for (const o of summary.outputs)
-          inv.io.out(`Wrote ${o.path}: ${o.rows} rows, PME under ${o.masterKeyId}`)
+          inv.io.out(
+            `Wrote ${o.name} (${o.format}, ${o.uri}): ${o.rows} rows, ${formatBytes(o.bytes)} in ${o.files} file(s) under ${o.masterKeyId}`,
+          )
+        inv.io.out(`Done in ${(summary.durationMs / 1000).toFixed(1)} s`)
       }
       return 0
     } finally {
@@ -153,6 +167,47 @@ export const run: Command = {
       client.close()
     }
   },
+}
+
+/** `--param name=value` options, by name. */
+function jobParameters(inv: Invocation): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of listOption(inv, 'param')) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new CliError('ERR_CLI_USAGE', `--param ${pair}: expected name=value`)
+    out[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return out
+}
+
+/** Progress bars on stderr, one per phase: reading inputs, querying, writing outputs. */
+function jobProgress(enabled: boolean, write: (text: string) => void) {
+  let label = ''
+  let bar = progressBar(false, write, '')
+  const phase = (next: string) => {
+    if (next === label) return
+    bar.done()
+    label = next
+    bar = progressBar(enabled, write, next)
+  }
+  return {
+    update(p: JobProgress) {
+      if (p.phase === 'input') {
+        phase(`read ${p.input}`)
+        bar.update(p.bytes, p.total)
+      } else if (p.phase === 'query') {
+        phase(`query ${p.output}`)
+        if (enabled) write(`\r  query for ${p.output} …`)
+      } else {
+        phase(`write ${p.output}`)
+        bar.update(p.bytes, p.total)
+      }
+    },
+    done() {
+      bar.done()
+      if (enabled) write('\r\x1b[K')
+    },
+  }
 }
 
 /** The file a command names: a path as given, or the first match in PATH. */

@@ -1,0 +1,207 @@
+import { rm } from 'node:fs/promises'
+import { DuckDBBlobValue } from '@duckdb/node-api'
+import { wipe } from '@subrosa/core'
+import {
+  decryptParquetWithKms,
+  inspectParquet,
+  type KeyMaterialStore,
+  keyMaterialSidecarName,
+  parseKeyMaterial,
+  parseKeyMaterialSidecar,
+  readParquetFooter,
+  unwrapFooterKey,
+} from '@subrosa/crypto'
+import type { JobInput } from '@subrosa/policy'
+import { masterKeyId, parseMasterKeyId } from '@subrosa/protocol'
+import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
+import type { EngineContext, OpenedInput, OpenInput } from '../adapters.ts'
+import { EngineError } from '../errors.ts'
+import { sqlString } from '../sql.ts'
+import { joinLocation } from '../storage/object-store.ts'
+import { fetchInput } from './fetch.ts'
+
+/** One PME-encrypted Parquet file, made readable by DuckDB. */
+export type OpenedParquetFile = Omit<OpenedInput, 'summary'> & {
+  readonly masterKeyId: string
+  readonly bytes: number
+  readonly read: 'native' | 'scratch'
+  readonly droppedColumns: readonly string[]
+}
+
+/** Options of {@link openParquetFile}. */
+export type ParquetFileOptions = {
+  /** The master key the job names (`<namespace>/<key>`), checked before any unwrap. */
+  readonly key?: string | undefined
+  /** The AAD prefix a file written with a supplied prefix needs (UTF-8). */
+  readonly aadPrefix?: string | undefined
+  /** External key material (the `_KEY_MATERIAL_FOR_<file>.json` sidecar), when the file has one. */
+  readonly keyMaterial?: KeyMaterialStore | undefined
+}
+
+/**
+ * Make one local PME-encrypted Parquet file readable by DuckDB. A uniform AES_GCM_V1 file with an
+ * encrypted footer and no AAD prefix is read by DuckDB itself with its footer key (a bound
+ * parameter); any other (column keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa
+ * into the scratch dir, leaving out the columns whose keys the workload was not granted.
+ *
+ * @example const file = await openParquetFile('trips', '/lake/trips.parquet', { key: 'acme/taxi' }, ctx)
+ * @throws EngineError `ERR_ENGINE_INPUT`, `ERR_ENGINE_KEY_MISMATCH`; CryptoError for tampered or
+ * unreadable files; the KMS's errors.
+ */
+export async function openParquetFile(
+  name: string,
+  path: string,
+  options: ParquetFileOptions,
+  ctx: EngineContext,
+): Promise<OpenedParquetFile> {
+  const source = await openFileSource(path).catch((cause: unknown) => {
+    throw new EngineError('ERR_ENGINE_INPUT', `Cannot open input ${name} (${path})`, { cause })
+  })
+  try {
+    const { keyMaterial } = options
+    const aadPrefix =
+      options.aadPrefix === undefined ? undefined : new TextEncoder().encode(options.aadPrefix)
+    const kmsOptions = {
+      ...(keyMaterial === undefined ? {} : { keyMaterial }),
+      ...(aadPrefix === undefined ? {} : { aadPrefix }),
+    }
+    const info = await inspectParquet(source)
+    // The master key the footer names (in the file, or in its sidecar), checked before any unwrap.
+    const material = info.footerKeyMetadata?.pkmt1
+    const reference = material !== undefined && 'keyReference' in material ? material : undefined
+    const entry = reference === undefined ? undefined : keyMaterial?.get(reference.keyReference)
+    const named =
+      material !== undefined && 'masterKeyId' in material
+        ? material.masterKeyId
+        : entry === undefined
+          ? undefined
+          : masterKeyIdOf(entry)
+    const declared = options.key === undefined ? undefined : keyIdOf(options.key)
+    if (declared !== undefined && canonical(named) !== declared) {
+      throw new EngineError(
+        'ERR_ENGINE_KEY_MISMATCH',
+        `Input ${name} is encrypted under ${named ?? 'no known master key'}, not ${declared}`,
+      )
+    }
+    const { dek, masterKeyId: found } = await unwrapFooterKey(source, ctx.kms, kmsOptions)
+    const footer = await readParquetFooter(source, {
+      keyRetriever: () => dek,
+      ...(aadPrefix === undefined ? {} : { aadPrefix }),
+    })
+    const uniform =
+      info.footer === 'encrypted' &&
+      info.algorithm === 'AES_GCM_V1' &&
+      info.aadPrefix === 'none' &&
+      footer.columnEncryption.every((c) => c.encryption === 'footer-key')
+    const base = { masterKeyId: found, bytes: source.size }
+    if (uniform) {
+      const parameter = ctx.parameterName()
+      return {
+        ...base,
+        relation: `read_parquet(${sqlString(path)}, encryption_config = {footer_key_value: $${parameter}::BLOB})`,
+        parameters: { [parameter]: new DuckDBBlobValue(dek) },
+        readablePaths: [path],
+        read: 'native',
+        droppedColumns: [],
+        close: async () => wipe(dek),
+      }
+    }
+    wipe(dek)
+    const plain = ctx.scratchPath(`${name}.plain.parquet`)
+    const sink = await createAtomicFileSink(plain, 0o600)
+    try {
+      const stats = await decryptParquetWithKms(source, sink, {
+        kms: ctx.kms,
+        unreadableColumns: 'drop',
+        ...kmsOptions,
+      })
+      await sink.commit()
+      return {
+        ...base,
+        relation: `read_parquet(${sqlString(plain)})`,
+        parameters: {},
+        readablePaths: [plain],
+        read: 'scratch',
+        droppedColumns: stats.droppedColumns,
+        close: () => rm(plain, { force: true }),
+      }
+    } catch (error) {
+      await sink.abort()
+      throw error
+    }
+  } finally {
+    await source.close()
+  }
+}
+
+/**
+ * A Parquet input: fetch it when it is in remote storage (ciphertext, into the scratch dir), read
+ * its key material sidecar when there is one, and open it with {@link openParquetFile}.
+ */
+export const openParquetInput: OpenInput<Extract<JobInput, { format: 'parquet' }>> = async (
+  name,
+  spec,
+  ctx,
+) => {
+  const { store, location } = ctx.resolve(spec.uri)
+  const sidecar = joinLocation(location, `../${keyMaterialSidecarName(baseName(location))}`)
+  const keyMaterial =
+    (await store.stat(sidecar)) === undefined
+      ? undefined
+      : parseKeyMaterialSidecar(new TextDecoder().decode(await store.readBytes(sidecar)))
+  const fetched = await fetchInput(name, spec.uri, ctx)
+  try {
+    const file = await openParquetFile(
+      name,
+      fetched.path,
+      { key: spec.key, aadPrefix: spec.aadPrefix, keyMaterial },
+      ctx,
+    )
+    return {
+      ...file,
+      summary: {
+        name,
+        format: 'parquet',
+        uri: spec.uri,
+        masterKeyId: file.masterKeyId,
+        bytes: file.bytes,
+        files: 1,
+        read: file.read,
+        droppedColumns: file.droppedColumns,
+      },
+      close: async () => {
+        await file.close()
+        await fetched.close()
+      },
+    }
+  } catch (error) {
+    await fetched.close()
+    throw error
+  }
+}
+
+function baseName(location: string): string {
+  return decodeURIComponent(
+    location
+      .replace(/[?#].*$/, '')
+      .split(/[/\\]/)
+      .pop() ?? '',
+  )
+}
+
+/** `subrosa:<ns>/<name>` for a job's `<ns>/<name>` key reference. */
+export function keyIdOf(key: string): string {
+  const [ns = '', name = ''] = key.split('/')
+  return masterKeyId(ns, name)
+}
+
+/** `subrosa:<ns>/<name>` for either form of a master key id. */
+export function canonical(id: string | undefined): string | undefined {
+  const parsed = id === undefined ? undefined : parseMasterKeyId(id)
+  return parsed === undefined ? id : masterKeyId(parsed.namespace, parsed.key)
+}
+
+function masterKeyIdOf(entry: string): string | undefined {
+  const material = parseKeyMaterial(new TextEncoder().encode(entry))
+  return material.kind === 'material' ? material.masterKeyId : undefined
+}

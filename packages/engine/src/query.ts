@@ -1,0 +1,67 @@
+import type { DuckDBValue } from '@duckdb/node-api'
+import type { BoundQuery } from './adapters.ts'
+import { duckDbError } from './duckdb-session.ts'
+import { EngineError } from './errors.ts'
+import { sqlString } from './sql.ts'
+
+/**
+ * Run SQL with named parameters, binding only the names the statement uses (DuckDB refuses
+ * values for names it does not have). Keys and job parameters are never spliced into the text.
+ *
+ * @example await runQuery(run, 'SELECT count(*) FROM trips WHERE fare > $min_fare')
+ * @throws EngineError `ERR_ENGINE_QUERY`, `ERR_ENGINE_MEMORY` (data values withheld).
+ */
+export async function runQuery(
+  run: BoundQuery,
+  sql: string = run.query,
+): Promise<Record<string, unknown>[]> {
+  try {
+    const prepared = await run.session.connection.prepare(sql)
+    const values: Record<string, DuckDBValue> = {}
+    for (let i = 1; i <= prepared.parameterCount; i++) {
+      const name = prepared.parameterName(i)
+      const value = run.parameters[name]
+      if (value === undefined)
+        throw new EngineError('ERR_ENGINE_QUERY', `The query uses $${name}, which has no value`)
+      values[name] = value
+    }
+    prepared.bind(values)
+    return (await prepared.runAndReadAll()).getRowObjects()
+  } catch (error) {
+    throw error instanceof EngineError ? error : duckDbError(error)
+  }
+}
+
+/** The output formats DuckDB writes into the scratch dir before Subrosa encrypts them. */
+export type CopyFormat = 'parquet' | 'csv' | 'jsonl'
+
+const COPY_OPTIONS: Record<CopyFormat, string> = {
+  parquet: 'FORMAT parquet, COMPRESSION zstd',
+  csv: 'FORMAT csv, HEADER true',
+  jsonl: 'FORMAT json',
+}
+
+/**
+ * Write the query's result as a plaintext file in the TEE's scratch dir; returns the row count.
+ *
+ * @throws EngineError as {@link runQuery}.
+ */
+export async function copyQuery(
+  run: BoundQuery,
+  path: string,
+  format: CopyFormat,
+  options: { readonly header?: boolean; readonly query?: string } = {},
+): Promise<number> {
+  const copy =
+    format === 'csv' && options.header === false ? 'FORMAT csv, HEADER false' : COPY_OPTIONS[format]
+  const rows = await runQuery(
+    run,
+    `COPY (${options.query ?? run.query}) TO ${sqlString(path)} (${copy})`,
+  )
+  return Number(Object.values(rows[0] ?? {})[0] ?? 0)
+}
+
+/** A job parameter as a DuckDB value: integers as BIGINT, other numbers as DOUBLE. */
+export function parameterValue(value: string | number | boolean): DuckDBValue {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value
+}
