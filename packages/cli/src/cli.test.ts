@@ -16,6 +16,7 @@ import { helpText, type Io } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
 import { taxiDatasetSql } from './demo/dataset.ts'
 import { cliEntry } from './entry.ts'
+import { capture } from './testing/capture.ts'
 
 const entry = cliEntry()
 const VECTORS =
@@ -23,20 +24,6 @@ const VECTORS =
 const SGX_COLLATERAL = join(VECTORS, 'dcap-qvl/sgx_quote_collateral.json')
 const SGX_QUOTE = join(VECTORS, 'dcap-qvl/sgx_quote')
 const haveSgx = existsSync(SGX_COLLATERAL) && existsSync(SGX_QUOTE)
-
-function capture(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    stderrIsTty: false,
-    env: {},
-    cwd: process.cwd(),
-  }
-}
 
 const run = (args: string[], cwd: string) => runCli(entry, args, { cwd })
 

@@ -5,6 +5,8 @@ export const CLI_ERRORS = {
   ERR_CLI_USAGE: 'The command line is not valid for this command (see --help).',
   ERR_CLI_FILE: 'A file named on the command line cannot be read or written.',
   ERR_CLI_AUDIT: 'A later audit export disagrees with an earlier one: the log was rewritten.',
+  ERR_CLI_JOB:
+    'The job has errors that checks before running found (subrosa job validate lists them).',
   ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
 } as const
 

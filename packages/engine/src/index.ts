@@ -9,6 +9,7 @@ export type {
   OutputSummary,
   WriteOutput,
 } from './adapters.ts'
+export { checkJob, type JobCheck } from './check-job.ts'
 export { type DuckDbLimits, type DuckDbSession, duckDbError, openDuckDb } from './duckdb-session.ts'
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from './errors.ts'
 export { fetchInput } from './inputs/fetch.ts'

@@ -13,6 +13,7 @@ export {
   parseJob,
   validateJob,
 } from './job.ts'
+export { type JobFinding, lintJob, queryParameters } from './lint-job.ts'
 export {
   type KeyGrant,
   type PolicyRef,

@@ -7,6 +7,7 @@ import { brokerRecover, brokerRekey } from './broker-recover.ts'
 import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
+import { jobValidate } from './job.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { decrypt, encrypt, parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   parquetEncrypt,
   parquetDecrypt,
   parquetRotateKeys,
+  jobValidate,
   run,
   launch,
   attestVerify,

@@ -7,6 +7,7 @@ import { parsePolicy } from '@subrosa/policy'
 import { generateOwnerKey } from '@subrosa/protocol'
 import { main } from '../cli.ts'
 import type { Io } from '../command.ts'
+import { capture } from '../testing/capture.ts'
 
 const MRENCLAVE = '5d'.repeat(32)
 const OWNER =
@@ -29,20 +30,6 @@ images:
     injection_files:
       - { path: /etc/secret, content: "$$SCONE::SPARK_SECRET$$" }
 `
-
-function capture(cwd: string): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = []
-  const stderr: string[] = []
-  return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    stderrIsTty: false,
-    env: {},
-    cwd,
-  }
-}
 
 describe('subrosa policy import-scone', () => {
   let dir: string

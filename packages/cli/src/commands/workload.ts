@@ -12,13 +12,13 @@ import {
   measureBundlePath,
   simTee,
 } from '@subrosa/launcher'
-import { parseJob } from '@subrosa/policy'
 import type { BrokerClient } from '@subrosa/sdk'
 import type { JWK } from 'jose'
 import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
-import { brokerClient, CONNECTION_OPTIONS, readJson, readText } from '../config.ts'
+import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
+import { validateJobFile } from './job.ts'
 
 const TEE_OPTIONS = {
   tee: {
@@ -121,7 +121,13 @@ export const run: Command = {
     if (file === undefined || inv.positionals.length !== 1)
       throw new CliError('ERR_CLI_USAGE', 'Expected <job.yaml> (see subrosa run --help)')
     const jobPath = resolve(inv.io.cwd, file)
-    const job = parseJob(await readText(jobPath, 'the job file'))
+    const { job, findings } = await validateJobFile(jobPath, undefined)
+    const errors = findings.filter((f) => f.level === 'error')
+    if (errors.length > 0)
+      throw new CliError(
+        'ERR_CLI_JOB',
+        `The job has ${errors.length} error(s), first at ${errors[0]?.path}: ${errors[0]?.message} (subrosa job validate lists them all)`,
+      )
     const bundle = resolve(inv.io.cwd, stringOption(inv, 'bundle') ?? file)
     const { client, attested, measurement } = await attestAs(inv, job.policy, bundle)
     const scratch = await createScratch()
