@@ -1,8 +1,7 @@
 // examples/bigdl-simple-query: the people.csv generator (deterministic, BigDL's columns and
 // distributions), the job and policy documents, the job's query over the plaintext (DuckDB), and
-// the first step by hand: `subrosa encrypt people.csv` as a stream file and back. The job's run
-// through the engine joins once CSV inputs land (the lead's end-to-end test calls
-// `writePeopleCsv`, `preparePolicy` and compares with `answer`).
+// the first step by hand: `subrosa encrypt people.csv` as a stream file and back. An end-to-end
+// run through broker and engine calls `writePeopleCsv`, `preparePolicy` and compares with `answer`.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
