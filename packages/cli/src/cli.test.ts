@@ -153,6 +153,17 @@ describe('the README walk-through, as processes against `subrosa broker start`',
         dir,
       ),
     )
+    // Any other file is a stream file, its data key wrapped by the broker's master key.
+    const csv = 'VendorID,fare\n1,9.5\n2,12.25\n'.repeat(2000)
+    await writeFile(join(dir, 'trips.csv'), csv)
+    const sealed = json(
+      await run(['encrypt', 'trips.csv', 'trips.csv.srsa', '--key', 'acme/taxi', '--json'], dir),
+    )
+    assert.equal(sealed.format, 'stream')
+    assert.equal(sealed.keyId, 'subrosa:acme/taxi')
+    const opened = json(await run(['decrypt', 'trips.csv.srsa', 'trips.back.csv', '--json'], dir))
+    assert.equal(opened.format, 'stream')
+    assert.equal(await readFile(join(dir, 'trips.back.csv'), 'utf8'), csv)
     const inspected = json(await run(['parquet', 'inspect', 'trips.pme.parquet', '--json'], dir))
     assert.equal(inspected.encrypted, true)
     assert.match(JSON.stringify(inspected), /subrosa:acme\/taxi/)

@@ -39,26 +39,55 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[u]}`
 }
 
+/** How a {@link progressBar} draws. */
+export type ProgressOptions = {
+  /** Redraw one line in place (a terminal); otherwise print a line at most every second. */
+  readonly tty?: boolean
+  /** Draw nothing until this much time has passed (so short runs print nothing). */
+  readonly delayMs?: number
+  readonly now?: () => number
+}
+
 /**
- * A progress bar on stderr, drawn only when stderr is a terminal and output is not JSON, so
- * logs and pipes stay clean.
+ * A progress bar on stderr: bytes done of total, percent and rate. Callers enable it only when
+ * stderr is a terminal (or `--progress` asks) and output is not JSON, so logs and pipes stay clean.
+ *
+ * @example const bar = progressBar(true, io.err, 'encrypt'); bar.update(done, total); bar.done()
  */
-export function progressBar(enabled: boolean, write: (text: string) => void, label: string) {
-  let last = 0
+export function progressBar(
+  enabled: boolean,
+  write: (text: string) => void,
+  label: string,
+  options: ProgressOptions = {},
+) {
+  const tty = options.tty ?? true
+  const now = options.now ?? Date.now
+  const start = now()
+  let last: number | undefined
+  let finished = false
   return {
     update(done: number, total: number) {
-      if (!enabled || total <= 0) return
-      const now = Date.now()
-      if (now - last < 100 && done < total) return
-      last = now
+      if (!enabled || total <= 0 || finished) return
+      const t = now()
+      const complete = done >= total
+      if (t - start < (options.delayMs ?? 0)) return
+      if (!complete && last !== undefined && t - last < (tty ? 100 : 1000)) return
+      last = t
+      finished = complete
+      const fraction = Math.min(1, done / total)
+      const seconds = (t - start) / 1000
+      const rate = seconds > 0 ? ` ${formatBytes(Math.round(done / seconds))}/s` : ''
+      const counts = `${Math.floor(fraction * 100)}% ${formatBytes(done)}/${formatBytes(total)}${rate}`
+      if (!tty) {
+        write(`  ${label} ${counts}\n`)
+        return
+      }
       const width = 30
-      const filled = Math.round((done / total) * width)
-      write(
-        `\r  ${label} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${Math.floor((done / total) * 100)}% ${formatBytes(done)}/${formatBytes(total)}`,
-      )
+      const filled = Math.round(fraction * width)
+      write(`\r  ${label} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${counts}`)
     },
     done() {
-      if (enabled && last > 0) write('\r\x1b[K')
+      if (enabled && tty && last !== undefined) write('\r\x1b[K')
     },
   }
 }

@@ -61,4 +61,10 @@ export {
   type EncryptStreamOptions,
   encryptStream,
 } from './stream/stream.ts'
+export {
+  type DecryptStreamWithKmsOptions,
+  decryptStreamWithKms,
+  type EncryptStreamWithKmsOptions,
+  encryptStreamWithKms,
+} from './stream/stream-kms.ts'
 export { localUnwrap, localWrap, unwrapKey, wrapKey } from './wrap.ts'

@@ -32,7 +32,7 @@ export async function transcode(
       throw new CliError('ERR_CLI_FILE', `Cannot write ${output}`, { cause })
     },
   )
-  const bar = progressBar(inv.io.stderrIsTty && !inv.json, inv.io.err, label)
+  const bar = progressFor(inv, label)
   try {
     await work(source, sink, (d, t) => bar.update(d, t))
     await sink.commit()
@@ -44,6 +44,18 @@ export async function transcode(
     bar.done()
     await source.close()
   }
+}
+
+/**
+ * The progress bar of a file command: on a terminal after a moment (so short runs print nothing),
+ * always with `--progress` (a line a second when stderr is not a terminal), never with `--json`.
+ */
+export function progressFor(inv: Invocation, label: string): ReturnType<typeof progressBar> {
+  const asked = inv.options.progress === true
+  return progressBar(!inv.json && (asked || inv.io.stderrIsTty), inv.io.err, label, {
+    tty: inv.io.stderrIsTty,
+    delayMs: asked ? 0 : 300,
+  })
 }
 
 export const KEY_HELP = 'hex AES key (32, 48 or 64 hex digits) or @file holding it'

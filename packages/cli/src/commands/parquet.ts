@@ -1,120 +1,14 @@
 import { resolve } from 'node:path'
 import {
   createInMemoryKms,
-  decryptParquetWithKms,
-  encryptParquetWithKms,
   inspectParquet,
   readParquetFooter,
   unwrapFooterKey,
 } from '@subrosa/crypto'
-import { masterKeyId } from '@subrosa/protocol'
-import { createOwnerKms, openFileSource } from '@subrosa/sdk'
+import { openFileSource } from '@subrosa/sdk'
 import { type Command, positionals, stringOption } from '../command.ts'
-import { brokerClient, OWNER_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
-import { formatBytes } from '../output.ts'
-import {
-  aadPrefix,
-  groupByMasterKey,
-  masterKeys,
-  pairs,
-  rawKey,
-  sidecarFor,
-  transcode,
-  usage,
-} from './parquet-io.ts'
-
-/** `subrosa encrypt` */
-export const encrypt: Command = {
-  path: ['encrypt'],
-  summary: 'Encrypt a Parquet file with Parquet Modular Encryption under a broker master key.',
-  usage:
-    '<in.parquet> <out.parquet> --key <namespace>/<name> [--column-key <column>=<namespace>/<name>]... [options]',
-  description:
-    'Uniform AES_GCM_V1 with an encrypted footer and a fresh 256-bit data key, wrapped (PKMT1, double wrapping)\n' +
-    'by the master key in the broker. Spark (parquet-java), pyarrow and DuckDB read the result given the key.\n' +
-    'With --column-key, those columns get their own data keys under their own master keys: a workload granted\n' +
-    '--key but not a column key reads the file without that column. DuckDB then reads it through Subrosa.',
-  json: true,
-  options: {
-    ...OWNER_OPTIONS,
-    key: { type: 'string', value: 'ns/name', description: 'Master key to encrypt under' },
-    'column-key': {
-      type: 'string',
-      value: 'column=ns/name',
-      multiple: true,
-      description: 'A column under its own master key',
-    },
-  },
-  async run(inv) {
-    const [input = '', output = ''] = positionals(inv, this, ['in.parquet', 'out.parquet'])
-    const key = stringOption(inv, 'key')
-    const [ns, name, extra] = (key ?? '').split('/')
-    if (ns === undefined || name === undefined || extra !== undefined || ns === '')
-      throw new CliError('ERR_CLI_USAGE', '--key <namespace>/<name> is required')
-    const columnMasterKeys = groupByMasterKey(
-      pairs(inv, 'column-key').map(([column, ref]) => {
-        const [cns, cname, rest] = ref.split('/')
-        if (cns === undefined || cns === '' || cname === undefined || rest !== undefined)
-          usage(`--column-key ${column}= must name <namespace>/<name>`)
-        return [column, masterKeyId(cns as string, cname as string)] as const
-      }),
-    )
-    const client = await brokerClient(inv, true)
-    try {
-      const kms = createOwnerKms(client)
-      const id = masterKeyId(ns, name)
-      const r = await transcode(inv, input, output, 'encrypt', (source, sink, onProgress) =>
-        encryptParquetWithKms(source, sink, {
-          masterKeyId: id,
-          columnMasterKeys,
-          otherColumns: 'footer-key',
-          kms,
-          kmsInstanceId: 'subrosa',
-          kmsInstanceUrl: client.url,
-          onProgress,
-        }),
-      )
-      inv.io.out(
-        inv.json
-          ? JSON.stringify({ output, masterKeyId: id, ...r })
-          : `Encrypted ${input} -> ${output} under ${id} (${formatBytes(r.bytesOut)})`,
-      )
-    } finally {
-      client.close()
-    }
-    return 0
-  },
-}
-
-/** `subrosa decrypt` */
-export const decrypt: Command = {
-  path: ['decrypt'],
-  summary: 'Decrypt a PME Parquet file as its owner (the master key is unwrapped by the broker).',
-  usage: '<in.parquet> <out.parquet> [options]',
-  description:
-    'The plaintext file is created with mode 0600. Every module is authenticated; tampering is an error.',
-  json: true,
-  options: OWNER_OPTIONS,
-  async run(inv) {
-    const [input = '', output = ''] = positionals(inv, this, ['in.parquet', 'out.parquet'])
-    const client = await brokerClient(inv, true)
-    try {
-      const kms = createOwnerKms(client)
-      const r = await transcode(inv, input, output, 'decrypt', (source, sink, onProgress) =>
-        decryptParquetWithKms(source, sink, { kms, onProgress }),
-      )
-      inv.io.out(
-        inv.json
-          ? JSON.stringify({ output, ...r })
-          : `Decrypted ${input} -> ${output} (${formatBytes(r.bytesOut)})`,
-      )
-    } finally {
-      client.close()
-    }
-    return 0
-  },
-}
+import { aadPrefix, masterKeys, rawKey, sidecarFor } from './parquet-io.ts'
 
 /** `subrosa parquet inspect` */
 export const parquetInspect: Command = {
