@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises'
-import { wipe } from '@subrosa/core'
-import { decryptStream, readStreamHeader } from '@subrosa/crypto'
+import { decryptStreamWithKms, readStreamHeader } from '@subrosa/crypto'
 import type { JobInput } from '@subrosa/policy'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import type { OpenInput } from '../adapters.ts'
@@ -28,7 +27,6 @@ export const openStreamInput: OpenInput<StreamInput> = async (name, spec, ctx) =
     })
     const sink = await createAtomicFileSink(plain, 0o600)
     let keyId = ''
-    let dek: Uint8Array | undefined
     try {
       const { header } = await readStreamHeader(source)
       keyId = canonical(header.keyId) ?? header.keyId
@@ -38,11 +36,8 @@ export const openStreamInput: OpenInput<StreamInput> = async (name, spec, ctx) =
           `Input ${name} is encrypted under ${header.keyId}, not ${keyIdOf(spec.key)}`,
         )
       const total = source.size
-      await decryptStream(source, sink, {
-        dekFor: async (h) => {
-          dek = await ctx.kms.unwrapKey(h.wrappedDek, h.keyId)
-          return dek
-        },
+      await decryptStreamWithKms(source, sink, {
+        kms: ctx.kms,
         onProgress: (bytes) => ctx.onProgress?.({ phase: 'input', input: name, bytes, total }),
       })
       await sink.commit()
@@ -50,7 +45,6 @@ export const openStreamInput: OpenInput<StreamInput> = async (name, spec, ctx) =
       await sink.abort()
       throw error
     } finally {
-      if (dek !== undefined) wipe(dek)
       await source.close()
     }
     return {

@@ -1,11 +1,10 @@
 // Test helpers: encrypt plaintext fixtures as a custodian would, and read outputs back as a
 // granted consumer would. For tests only.
-import { randomBytes } from 'node:crypto'
 import { DuckDBBlobValue, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api'
 import {
-  decryptStream,
+  decryptStreamWithKms,
   encryptParquetWithKms,
-  encryptStream,
+  encryptStreamWithKms,
   type KmsClient,
   memorySink,
   unwrapFooterKey,
@@ -59,14 +58,12 @@ export async function encryptStreamFile(
   masterKeyId: string,
   chunkSize?: number,
 ): Promise<void> {
-  const dek = new Uint8Array(randomBytes(32))
   const source = await openFileSource(plain)
   const sink = await createAtomicFileSink(target)
   try {
-    await encryptStream(source, sink, {
-      dek,
-      keyId: masterKeyId,
-      wrappedDek: await kms.wrapKey(dek, masterKeyId),
+    await encryptStreamWithKms(source, sink, {
+      kms,
+      masterKeyId,
       ...(chunkSize === undefined ? {} : { chunkSize }),
     })
     await sink.commit()
@@ -95,7 +92,7 @@ export async function readStreamFile(path: string, kms: KmsClient): Promise<stri
   const source = await openFileSource(path)
   const sink = memorySink()
   try {
-    await decryptStream(source, sink, { dekFor: (h) => kms.unwrapKey(h.wrappedDek, h.keyId) })
+    await decryptStreamWithKms(source, sink, { kms })
   } finally {
     await source.close()
   }
