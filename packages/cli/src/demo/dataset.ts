@@ -3,9 +3,13 @@
  * rows: real TLC column names, plausible distributions, no real data. Every value is a function
  * of the row number through `hash()`, so the same row count gives the same table everywhere
  * (for one DuckDB version). `medallion` (a column of the 2009-2013 TLC files) gives string
- * values that tests use as plaintext markers.
+ * values that tests use as plaintext markers. `offset` starts at another row number (tables
+ * generated in parts); `ordered: false` skips the final sort (faster for large benchmark tables).
  */
-export function taxiDatasetSql(rows: number): string {
+export function taxiDatasetSql(
+  rows: number,
+  options: { readonly offset?: number; readonly ordered?: boolean } = {},
+): string {
   if (!Number.isSafeInteger(rows) || rows < 1)
     throw new RangeError('rows must be a positive integer')
   const u = (k: number) => `((hash(i, ${k}) % 1000000) / 1000000.0)`
@@ -15,7 +19,7 @@ WITH base AS (
     ${u(1)} AS u1, ${u(2)} AS u2, ${u(3)} AS u3, ${u(4)} AS u4, ${u(5)} AS u5,
     ${u(6)} AS u6, ${u(7)} AS u7, ${u(8)} AS u8, ${u(9)} AS u9, ${u(10)} AS u10,
     CAST(hash(i, 11) % 13000 AS INTEGER) AS m
-  FROM range(${rows}) t(i)
+  FROM range(${options.offset ?? 0}, ${(options.offset ?? 0) + rows}) t(i)
 ), trips AS (
   SELECT *,
     round(-ln(1 - u4 * 0.999) * 3.1 + 0.1, 2) AS distance,
@@ -50,8 +54,7 @@ SELECT
   CAST(2.5 AS DOUBLE) AS congestion_surcharge,
   CAST(CASE WHEN airport = 1 THEN 1.75 ELSE 0.0 END AS DOUBLE) AS Airport_fee,
   'NYC-' || lpad(CAST(m AS VARCHAR), 5, '0') || '-' || upper(substr(md5('medallion-' || m), 1, 10)) AS medallion
-FROM trips
-ORDER BY i`
+FROM trips${options.ordered === false ? '' : '\nORDER BY i'}`
 }
 
 /** The demo job's query: trips, distance, fares, tip rate and revenue by payment type. */
