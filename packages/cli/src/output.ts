@@ -46,10 +46,12 @@ export type ProgressOptions = {
   /** Draw nothing until this much time has passed (so short runs print nothing). */
   readonly delayMs?: number
   readonly now?: () => number
+  /** What is counted: bytes (the default) or rows. */
+  readonly unit?: 'bytes' | 'rows'
 }
 
 /**
- * A progress bar on stderr: bytes done of total, percent and rate. Callers enable it only when
+ * A progress bar on stderr: bytes (or rows) done of total, percent and rate. Callers enable it only when
  * stderr is a terminal (or `--progress` asks) and output is not JSON, so logs and pipes stay clean.
  *
  * @example const bar = progressBar(true, io.err, 'encrypt'); bar.update(done, total); bar.done()
@@ -76,8 +78,10 @@ export function progressBar(
       finished = complete
       const fraction = Math.min(1, done / total)
       const seconds = (t - start) / 1000
-      const rate = seconds > 0 ? ` ${formatBytes(Math.round(done / seconds))}/s` : ''
-      const counts = `${Math.floor(fraction * 100)}% ${formatBytes(done)}/${formatBytes(total)}${rate}`
+      const format =
+        options.unit === 'rows' ? (n: number) => `${n.toLocaleString('en-US')} rows` : formatBytes
+      const rate = seconds > 0 ? ` ${format(Math.round(done / seconds))}/s` : ''
+      const counts = `${Math.floor(fraction * 100)}% ${format(done)}/${format(total)}${rate}`
       if (!tty) {
         write(`  ${label} ${counts}\n`)
         return

@@ -13,7 +13,13 @@ export type JobProgress =
       readonly bytes: number
       readonly total: number
     }
-  | { readonly phase: 'query'; readonly output: string }
+  | {
+      readonly phase: 'query'
+      readonly output: string
+      /** Rows DuckDB has processed of its estimate (0 of 0 until it knows). */
+      readonly rows: number
+      readonly total: number
+    }
   | {
       readonly phase: 'output'
       readonly output: string
@@ -101,6 +107,8 @@ export type BoundQuery = {
   readonly session: DuckDbSession
   readonly query: string
   readonly parameters: Readonly<Record<string, DuckDBValue>>
+  /** Polled while a query runs: rows processed of DuckDB's estimate. */
+  readonly onProgress?: (rows: number, total: number) => void
 }
 
 /** Writes one kind of output. */

@@ -43,6 +43,10 @@ export async function openDuckDb(options: {
   try {
     await connection.run('SET temp_file_encryption = true')
     await connection.run('SET enable_logging = false')
+    // Progress is polled by the engine (rows processed), never printed by DuckDB.
+    await connection.run('SET enable_progress_bar = true')
+    await connection.run('SET enable_progress_bar_print = false')
+    await connection.run('SET progress_bar_time = 0')
     if (options.encryptedScans === true) {
       await connection.run("SET disabled_optimizers = 'filter_pushdown,join_filter_pushdown,top_n'")
     }

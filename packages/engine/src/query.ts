@@ -26,7 +26,19 @@ export async function runQuery(
       values[name] = value
     }
     prepared.bind(values)
-    return (await prepared.runAndReadAll()).getRowObjects()
+    const timer =
+      run.onProgress === undefined
+        ? undefined
+        : setInterval(() => {
+            const p = run.session.connection.progress
+            if (p.total_rows_to_process > 0n)
+              run.onProgress?.(Number(p.rows_processed), Number(p.total_rows_to_process))
+          }, 200)
+    try {
+      return (await prepared.runAndReadAll()).getRowObjects()
+    } finally {
+      clearInterval(timer)
+    }
   } catch (error) {
     throw error instanceof EngineError ? error : duckDbError(error)
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createInMemoryKms } from '@subrosa/crypto'
 import { validateJob } from '@subrosa/policy'
+import type { JobProgress } from './adapters.ts'
 import { runJob } from './run-job.ts'
 import {
   duck,
@@ -182,6 +183,32 @@ describe('runJob over several formats', () => {
     )
     const raw = await readFile(join(dir, 'out/zones.csv.srsa'))
     assert.ok(!raw.includes('Zone, 1'), 'the CSV output is ciphertext')
+  })
+
+  it('reports progress: bytes read per input, rows of the query, bytes written per output', async () => {
+    const events: JobProgress[] = []
+    await runJob(
+      job({
+        query:
+          'SELECT count(DISTINCT md5(t.id::VARCHAR || r.range::VARCHAR)) AS n FROM trips t, range(150) r WHERE $min_fare > 0 AND $since IS NOT NULL',
+      }),
+      ctx({ onProgress: (p: JobProgress) => events.push(p) }),
+    )
+    const input = events.filter((e) => e.phase === 'input')
+    assert.ok(input.some((e) => e.input === 'zones' && e.bytes === e.total && e.total > 0))
+    const query = events.filter((e) => e.phase === 'query')
+    assert.ok(
+      query.some((e) => e.total > 0),
+      'DuckDB reported rows to process',
+    )
+    assert.ok(query.every((e) => e.rows <= e.total || e.total === 0))
+    const output = events.filter((e) => e.phase === 'output')
+    assert.ok(output.some((e) => e.output === 'by_borough' && e.bytes === e.total))
+    assert.deepEqual(
+      [...new Set(events.map((e) => e.phase))],
+      ['input', 'query', 'output'],
+      'phases in order',
+    )
   })
 
   it('refuses a CSV input under another master key than the job names', async () => {

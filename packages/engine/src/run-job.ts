@@ -100,9 +100,13 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
             'ERR_ENGINE_UNSUPPORTED',
             `${spec.format} outputs are not available`,
           )
-        ctx.onProgress?.({ phase: 'query', output: name })
+        ctx.onProgress?.({ phase: 'query', output: name, rows: 0, total: 0 })
         const query = composeQuery(spec.query ?? job.query ?? '', relations)
-        outputs.push(await write(name, spec, { session, query, parameters: bound }, ctx))
+        const onProgress = (rows: number, total: number) =>
+          ctx.onProgress?.({ phase: 'query', output: name, rows, total })
+        outputs.push(
+          await write(name, spec, { session, query, parameters: bound, onProgress }, ctx),
+        )
       }
     } finally {
       session.close()

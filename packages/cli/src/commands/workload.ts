@@ -190,11 +190,11 @@ function jobParameters(inv: Invocation): Record<string, string> {
 function jobProgress(enabled: boolean, write: (text: string) => void) {
   let label = ''
   let bar = progressBar(false, write, '')
-  const phase = (next: string) => {
+  const phase = (next: string, unit: 'bytes' | 'rows' = 'bytes') => {
     if (next === label) return
     bar.done()
     label = next
-    bar = progressBar(enabled, write, next)
+    bar = progressBar(enabled, write, next, { delayMs: 300, unit })
   }
   return {
     update(p: JobProgress) {
@@ -202,8 +202,8 @@ function jobProgress(enabled: boolean, write: (text: string) => void) {
         phase(`read ${p.input}`)
         bar.update(p.bytes, p.total)
       } else if (p.phase === 'query') {
-        phase(`query ${p.output}`)
-        if (enabled) write(`\r  query for ${p.output} …`)
+        phase(`query ${p.output}`, 'rows')
+        bar.update(p.rows, p.total)
       } else {
         phase(`write ${p.output}`)
         bar.update(p.bytes, p.total)
@@ -211,7 +211,6 @@ function jobProgress(enabled: boolean, write: (text: string) => void) {
     },
     done() {
       bar.done()
-      if (enabled) write('\r\x1b[K')
     },
   }
 }

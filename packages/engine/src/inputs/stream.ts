@@ -28,14 +28,16 @@ export const openStreamInput: OpenInput<StreamInput> = async (name, spec, ctx) =
     const sink = await createAtomicFileSink(plain, 0o600)
     let keyId = ''
     try {
-      const { header } = await readStreamHeader(source)
+      const { header, length } = await readStreamHeader(source)
       keyId = canonical(header.keyId) ?? header.keyId
       if (spec.key !== undefined && keyId !== keyIdOf(spec.key))
         throw new EngineError(
           'ERR_ENGINE_KEY_MISMATCH',
           `Input ${name} is encrypted under ${header.keyId}, not ${keyIdOf(spec.key)}`,
         )
-      const total = source.size
+      // Plaintext bytes: the chunks after the header, less a 16-byte tag each.
+      const rest = source.size - length
+      const total = rest - (Math.floor(rest / (header.chunkSize + 16)) + 1) * 16
       await decryptStreamWithKms(source, sink, {
         kms: ctx.kms,
         onProgress: (bytes) => ctx.onProgress?.({ phase: 'input', input: name, bytes, total }),
