@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { pathToFileURL } from 'node:url'
+import type { JobContext } from '../adapters.ts'
 import { createStoreResolver } from './resolve.ts'
 
 const KEY = Buffer.alloc(64, 1).toString('base64')
@@ -45,5 +46,10 @@ describe('createStoreResolver', () => {
       code: 'ERR_ENGINE_STORAGE_AUTH',
     })
     assert.equal(bare('x.parquet').store.kind, 'local')
+  })
+
+  it('fits JobContext.resolveStore', () => {
+    const resolveStore: JobContext['resolveStore'] = createStoreResolver({ baseDir: '/jobs' })
+    assert.equal(resolveStore?.('a.parquet').location, join('/jobs', 'a.parquet'))
   })
 })
