@@ -14,6 +14,8 @@ export const ENGINE_ERRORS = {
   ERR_ENGINE_PARAMETER:
     'A run-time parameter is not declared by the job, or its value is not of the declared type.',
   ERR_ENGINE_STORAGE: 'A storage location cannot be read, listed or written.',
+  ERR_ENGINE_STORAGE_AUTH:
+    'Storage refused the credentials (HTTP 401/403), or none are configured for the storage account.',
   ERR_ENGINE_CONFLICT:
     'Another writer got there first (a Delta commit with this version exists); nothing was overwritten.',
 } as const

@@ -25,6 +25,18 @@ export { type CopyFormat, copyQuery, runQuery } from './query.ts'
 export { type JobSummary, runJob } from './run-job.ts'
 export { type BoundInput, composeQuery, sqlString } from './sql.ts'
 export {
+  type AzureStoreOptions,
+  type AzureTransferOptions,
+  createAzureStore,
+} from './storage/azure.ts'
+export {
+  type AzureAccountAuth,
+  type AzureCredentials,
+  azureAuthFor,
+  azureCredentialsFromEnv,
+} from './storage/azure-credentials.ts'
+export { type AzureLocation, parseAzureLocation, redactLocation } from './storage/azure-location.ts'
+export {
   type CopyProgress,
   createLocalStore,
   isUrl,
@@ -32,3 +44,8 @@ export {
   localPath,
   type ObjectStore,
 } from './storage/object-store.ts'
+export {
+  createStoreResolver,
+  type StoreResolver,
+  type StoreResolverOptions,
+} from './storage/resolve.ts'
