@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path'
-import { checkJob } from '@subrosa/engine'
+import { azureCredentialsFromEnv, checkJob, createStoreResolver } from '@subrosa/engine'
 import {
   type Job,
   type JobFinding,
@@ -15,6 +15,12 @@ import { brokerClient, OWNER_OPTIONS, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { renderTable } from '../output.ts'
 
+/** Azure Blob credentials from the Azure CLI's environment variables, when set. */
+export function azureOption(env: Readonly<Record<string, string | undefined>>) {
+  const azure = azureCredentialsFromEnv(env)
+  return azure === undefined ? {} : { azure }
+}
+
 /**
  * Every finding about a job: offline checks (queries, inputs and the keys they name) and, when a
  * policy is given, the lint against it. Undeclared input keys read from the files are checked too.
@@ -22,9 +28,14 @@ import { renderTable } from '../output.ts'
 export async function validateJobFile(
   jobPath: string,
   policy: Policy | undefined,
+  env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<{ job: Job; findings: JobFinding[] }> {
   const job = parseJob(await readText(jobPath, 'the job file'))
-  const checked = await checkJob(job, { baseDir: dirname(jobPath) })
+  const baseDir = dirname(jobPath)
+  const checked = await checkJob(job, {
+    baseDir,
+    resolveStore: createStoreResolver({ baseDir, ...azureOption(env) }),
+  })
   const findings = [...checked.findings]
   if (policy !== undefined) {
     const inputs = Object.fromEntries(
@@ -81,7 +92,7 @@ export const jobValidate: Command = {
     const jobPath = resolve(inv.io.cwd, file)
     const job = parseJob(await readText(jobPath, 'the job file'))
     const policy = await policyFor(inv, job)
-    const { findings } = await validateJobFile(jobPath, policy)
+    const { findings } = await validateJobFile(jobPath, policy, inv.io.env)
     const errors = findings.filter((f) => f.level === 'error').length
     if (inv.json) inv.io.out(JSON.stringify({ ok: errors === 0, job: job.metadata.name, findings }))
     else if (findings.length === 0)

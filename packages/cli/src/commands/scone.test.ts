@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test'
 import { parsePolicy } from '@subrosa/policy'
 import { generateOwnerKey } from '@subrosa/protocol'
 import { main } from '../cli.ts'
-import type { Io } from '../command.ts'
 import { capture } from '../testing/capture.ts'
 
 const MRENCLAVE = '5d'.repeat(32)

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { systemClock, toHex } from '@subrosa/core'
-import { type JobProgress, runJob } from '@subrosa/engine'
+import { createStoreResolver, type JobProgress, runJob } from '@subrosa/engine'
 import {
   type AttestedWorkload,
   attestWorkload,
@@ -18,7 +18,7 @@ import { type Command, type Invocation, listOption, stringOption } from '../comm
 import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
-import { validateJobFile } from './job.ts'
+import { azureOption, validateJobFile } from './job.ts'
 
 const TEE_OPTIONS = {
   tee: {
@@ -121,7 +121,7 @@ export const run: Command = {
     if (file === undefined || inv.positionals.length !== 1)
       throw new CliError('ERR_CLI_USAGE', 'Expected <job.yaml> (see subrosa run --help)')
     const jobPath = resolve(inv.io.cwd, file)
-    const { job, findings } = await validateJobFile(jobPath, undefined)
+    const { job, findings } = await validateJobFile(jobPath, undefined, inv.io.env)
     const errors = findings.filter((f) => f.level === 'error')
     if (errors.length > 0)
       throw new CliError(
@@ -142,6 +142,10 @@ export const run: Command = {
         baseDir: dirname(jobPath),
         kmsInstance: { id: 'subrosa', url: client.url },
         parameters: jobParameters(inv),
+        resolveStore: createStoreResolver({
+          baseDir: dirname(jobPath),
+          ...azureOption(inv.io.env),
+        }),
         onProgress: progress.update,
       }).finally(progress.done)
       const result = {
