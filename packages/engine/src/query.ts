@@ -4,6 +4,9 @@ import { duckDbError } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
 import { sqlString } from './sql.ts'
 
+/** How often a running query's progress is read (a cheap call into DuckDB). */
+const PROGRESS_POLL_MS = 50
+
 /**
  * Run SQL with named parameters, binding only the names the statement uses (DuckDB refuses
  * values for names it does not have). Keys and job parameters are never spliced into the text.
@@ -33,7 +36,7 @@ export async function runQuery(
             const p = run.session.connection.progress
             if (p.total_rows_to_process > 0n)
               run.onProgress?.(Number(p.rows_processed), Number(p.total_rows_to_process))
-          }, 200)
+          }, PROGRESS_POLL_MS)
     try {
       return (await prepared.runAndReadAll()).getRowObjects()
     } finally {
