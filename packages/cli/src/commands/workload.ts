@@ -7,10 +7,13 @@ import {
   type AttestedWorkload,
   attestWorkload,
   createScratch,
+  detectTee,
+  isTeeChoice,
   launchCommand,
   materializeInjection,
   measureBundlePath,
   simTee,
+  TEE_CHOICES,
 } from '@subrosa/launcher'
 import type { BrokerClient } from '@subrosa/sdk'
 import type { JWK } from 'jose'
@@ -24,7 +27,8 @@ const TEE_OPTIONS = {
   tee: {
     type: 'string',
     value: 'kind',
-    description: 'TEE to attest with (only sim on this machine)',
+    description:
+      'TEE to attest with: sim (INSECURE), tdx or snp (configfs-tsm), sgx (Gramine), auto (detect hardware)',
     default: 'sim',
   },
   'sim-key': {
@@ -66,27 +70,33 @@ async function attestAs(
   workload: string,
   bundle: string,
 ): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
-  const tee = stringOption(inv, 'tee') ?? 'sim'
-  if (tee !== 'sim')
+  const choice = stringOption(inv, 'tee') ?? 'sim'
+  if (!isTeeChoice(choice))
     throw new CliError(
       'ERR_CLI_USAGE',
-      `--tee ${tee}: evidence collection for hardware TEEs arrives with issue #7; use sim here`,
+      `--tee ${choice}: expected one of ${TEE_CHOICES.join(', ')}`,
     )
-  const keyFile = resolve(
-    inv.io.cwd,
-    inv.io.env.SUBROSA_SIM_KEY ?? stringOption(inv, 'sim-key') ?? 'sim-platform.jwk',
-  )
-  const platformKey = (await readJson(
-    keyFile,
-    'the sim platform key (--sim-key; create one with subrosa sim keygen)',
-  )) as JWK
   const { measurement } = await measureBundlePath(bundle)
+  const tee = await detectTee({
+    choice,
+    sim: async () => {
+      const keyFile = resolve(
+        inv.io.cwd,
+        inv.io.env.SUBROSA_SIM_KEY ?? stringOption(inv, 'sim-key') ?? 'sim-platform.jwk',
+      )
+      const platformKey = (await readJson(
+        keyFile,
+        'the sim platform key (--sim-key; create one with subrosa sim keygen)',
+      )) as JWK
+      return simTee({ platformKey, measurement, clock: systemClock })
+    },
+  })
   const client = await brokerClient(inv, false)
   try {
     const attested = await attestWorkload({
       client,
       workload,
-      tee: simTee({ platformKey, measurement, clock: systemClock }),
+      tee,
     })
     return { client, attested, measurement }
   } catch (error) {
