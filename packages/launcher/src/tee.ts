@@ -2,7 +2,7 @@ import { createSimEvidence } from '@subrosa/attest'
 import type { Clock } from '@subrosa/core'
 import type { JWK } from 'jose'
 
-/** A source of evidence: one per TEE kind (sim today; configfs-tsm, SEV/TDX guest devices, Gramine with #7). */
+/** A source of evidence: one per TEE kind (sim; configfs-tsm for tdx/snp; Gramine for sgx: see tee/). */
 export type TeeProvider = {
   readonly tee: string
   /** True for the sim TEE: shown wherever the launcher reports what it did. */
