@@ -12,8 +12,9 @@ import { fromBase64 } from '@subrosa/core'
 import { type RuntimeData, reportDataFor } from '@subrosa/protocol'
 import { exportJWK, generateKeyPair } from 'jose'
 import { configfsTsmTee } from './configfs-tsm.ts'
-import { buildSevCertTable, SEV_CERT_GUIDS } from './sev-cert-table.ts'
+import { SEV_CERT_GUIDS } from './sev-cert-table.ts'
 import {
+  buildSevCertTable,
   fakeConfigfsTsm,
   haveVectors,
   pemCertificates,

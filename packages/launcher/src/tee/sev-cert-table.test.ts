@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { buildSevCertTable, parseSevCertTable, SEV_CERT_GUIDS } from './sev-cert-table.ts'
+import { parseSevCertTable, SEV_CERT_GUIDS } from './sev-cert-table.ts'
+import { buildSevCertTable } from './test-trees.ts'
 
 const CERT_A = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x01])
 const CERT_B = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x02])

@@ -86,26 +86,3 @@ export function parseSevCertTable(table: Uint8Array): SevCertificate[] {
   }
   return out
 }
-
-/** Build a certificate table (test fixtures and tooling): GUIDs in RFC 4122 byte order. */
-export function buildSevCertTable(
-  entries: readonly { readonly guid: string; readonly der: Uint8Array }[],
-): Uint8Array {
-  const header = (entries.length + 1) * ENTRY_SIZE
-  const total = header + entries.reduce((n, e) => n + e.der.length, 0)
-  const out = new Uint8Array(total)
-  const view = new DataView(out.buffer)
-  let offset = header
-  entries.forEach((entry, i) => {
-    const guid = entry.guid.replaceAll('-', '')
-    if (!/^[0-9a-f]{32}$/i.test(guid)) throw malformed(`GUID ${entry.guid} is not a GUID`)
-    for (let j = 0; j < GUID_SIZE; j++) {
-      out[i * ENTRY_SIZE + j] = Number.parseInt(guid.slice(j * 2, j * 2 + 2), 16)
-    }
-    view.setUint32(i * ENTRY_SIZE + GUID_SIZE, offset, true)
-    view.setUint32(i * ENTRY_SIZE + GUID_SIZE + 4, entry.der.length, true)
-    out.set(entry.der, offset)
-    offset += entry.der.length
-  })
-  return out
-}

@@ -153,3 +153,26 @@ export function pemCertificates(text: string): Uint8Array[] {
     (b) => new Uint8Array(Buffer.from(b.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64')),
   )
 }
+
+/** Build a certificate table (test fixtures and tooling): GUIDs in RFC 4122 byte order. */
+export function buildSevCertTable(
+  entries: readonly { readonly guid: string; readonly der: Uint8Array }[],
+): Uint8Array {
+  const header = (entries.length + 1) * 24
+  const total = header + entries.reduce((n, e) => n + e.der.length, 0)
+  const out = new Uint8Array(total)
+  const view = new DataView(out.buffer)
+  let offset = header
+  entries.forEach((entry, i) => {
+    const guid = entry.guid.replaceAll('-', '')
+    if (!/^[0-9a-f]{32}$/i.test(guid)) throw new Error(`GUID ${entry.guid} is not a GUID`)
+    for (let j = 0; j < 16; j++) {
+      out[i * 24 + j] = Number.parseInt(guid.slice(j * 2, j * 2 + 2), 16)
+    }
+    view.setUint32(i * 24 + 16, offset, true)
+    view.setUint32(i * 24 + 16 + 4, entry.der.length, true)
+    out.set(entry.der, offset)
+    offset += entry.der.length
+  })
+  return out
+}
