@@ -244,6 +244,24 @@ describe('runJob with a postgres output (Always Encrypted columns)', { skip }, (
     assert.equal((await psql(`SELECT count(*) FROM ${table}`)).trim(), '100', 'an empty append')
   })
 
+  it('streams a result of several DuckDB chunks into several INSERTs', async () => {
+    const summary = await runJob(
+      job(
+        { encryptedColumns: { vendor: 'deterministic', note: 'randomized' } },
+        'SELECT t.id * 20 + r.range AS id, t.vendor, t.note FROM trips t, range(20) r',
+      ),
+      ctx(),
+    )
+    assert.equal(summary.outputs[0]?.rows, 6000)
+    const { rows } = await read()
+    assert.equal(rows.length, 6000)
+    for (const row of rows) {
+      const source = Math.floor(Number(row.id) / 20)
+      assert.equal(row.vendor, `vendor-${source % 7}`)
+      assert.equal(row.note, source % 11 === 0 ? null : `note ${source}`)
+    }
+  })
+
   it('writes all or nothing: a failing output leaves no table', async () => {
     await assert.rejects(
       runJob(job({ encryptedColumns: { ...ENCRYPTED, missing: 'randomized' } }), ctx()),
