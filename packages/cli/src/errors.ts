@@ -8,6 +8,8 @@ export const CLI_ERRORS = {
   ERR_CLI_JOB:
     'The job has errors that checks before running found (subrosa job validate lists them).',
   ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
+  ERR_CLI_DATABASE:
+    'The database named on the command line cannot be reached or refused the query (its SQLSTATE is shown).',
 } as const
 
 export type CliErrorCode = keyof typeof CLI_ERRORS

@@ -40,6 +40,14 @@ export const CRYPTO_ERRORS = {
     'The reader has no key for the footer or for an encrypted column it was asked to read.',
   ERR_PARQUET_COLUMN:
     'A column named in an encryption setting is not in the file, or is named twice.',
+  ERR_AE_CELL_TRUNCATED:
+    'An Always Encrypted cell is shorter than 65 bytes, or its ciphertext is not whole AES blocks.',
+  ERR_AE_CELL_VERSION: 'An Always Encrypted cell does not start with the version byte 0x01.',
+  ERR_AE_CELL_AUTH:
+    "An Always Encrypted cell's HMAC tag does not verify: wrong column encryption key, or a tampered cell.",
+  ERR_AE_UNSUPPORTED_TYPE: 'Always Encrypted cells are not implemented for this SQL type.',
+  ERR_AE_VALUE:
+    'A value does not fit its SQL type (wrong kind, out of range, too many digits), or decrypted bytes are not a valid encoding of the type.',
 } as const
 
 export type CryptoErrorCode = keyof typeof CRYPTO_ERRORS

@@ -1,3 +1,25 @@
+export {
+  type AeEncryptionType,
+  CELL_VERSION,
+  decryptCell,
+  encryptCell,
+  MIN_CELL_LENGTH,
+} from './always-encrypted/cell.ts'
+export {
+  AE_ALGORITHM,
+  CEK_LENGTH,
+  type CellKeys,
+  deriveCellKeys,
+  wipeCellKeys,
+} from './always-encrypted/keys.ts'
+export {
+  type AeSqlType,
+  type AeValue,
+  decodeAeValue,
+  encodeAeValue,
+  formatAeSqlType,
+  parseAeSqlType,
+} from './always-encrypted/values.ts'
 export { CRYPTO_ERRORS, CryptoError, type CryptoErrorCode } from './errors.ts'
 export { createInMemoryKms, type KmsClient } from './kms.ts'
 export {

@@ -17,7 +17,7 @@ export const ENGINE_ERRORS = {
   ERR_ENGINE_STORAGE_AUTH:
     'Storage refused the credentials (HTTP 401/403), or none are configured for the storage account.',
   ERR_ENGINE_CONFLICT:
-    'Another writer got there first (a Delta commit with this version exists); nothing was overwritten.',
+    'Another writer got there first (a Delta commit with this version exists, or the table a create-mode output would make); nothing was overwritten.',
 } as const
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS

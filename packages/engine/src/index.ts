@@ -21,7 +21,13 @@ export {
 export { encryptParquetOutput } from './outputs/parquet.ts'
 export { type OutputSink, openOutputSink } from './outputs/sink.ts'
 export { resolveParameters } from './parameters.ts'
-export { type CopyFormat, copyQuery, runQuery } from './query.ts'
+export {
+  type CopyFormat,
+  copyQuery,
+  type ResultColumn,
+  runQuery,
+  streamQuery,
+} from './query.ts'
 export { type JobSummary, runJob } from './run-job.ts'
 export { type BoundInput, composeQuery, sqlString } from './sql.ts'
 export {

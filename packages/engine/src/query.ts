@@ -1,4 +1,4 @@
-import type { DuckDBValue } from '@duckdb/node-api'
+import type { DuckDBPreparedStatement, DuckDBType, DuckDBValue } from '@duckdb/node-api'
 import type { BoundQuery } from './adapters.ts'
 import { duckDbError } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
@@ -19,16 +19,7 @@ export async function runQuery(
   sql: string = run.query,
 ): Promise<Record<string, unknown>[]> {
   try {
-    const prepared = await run.session.connection.prepare(sql)
-    const values: Record<string, DuckDBValue> = {}
-    for (let i = 1; i <= prepared.parameterCount; i++) {
-      const name = prepared.parameterName(i)
-      const value = run.parameters[name]
-      if (value === undefined)
-        throw new EngineError('ERR_ENGINE_QUERY', `The query uses $${name}, which has no value`)
-      values[name] = value
-    }
-    prepared.bind(values)
+    const prepared = await prepareBound(run, sql)
     const timer =
       run.onProgress === undefined
         ? undefined
@@ -44,6 +35,63 @@ export async function runQuery(
     }
   } catch (error) {
     throw error instanceof EngineError ? error : duckDbError(error)
+  }
+}
+
+/** Prepare SQL and bind the named parameters it uses (only those: DuckDB refuses others). */
+async function prepareBound(run: BoundQuery, sql: string): Promise<DuckDBPreparedStatement> {
+  const prepared = await run.session.connection.prepare(sql)
+  const values: Record<string, DuckDBValue> = {}
+  for (let i = 1; i <= prepared.parameterCount; i++) {
+    const name = prepared.parameterName(i)
+    const value = run.parameters[name]
+    if (value === undefined)
+      throw new EngineError('ERR_ENGINE_QUERY', `The query uses $${name}, which has no value`)
+    values[name] = value
+  }
+  prepared.bind(values)
+  return prepared
+}
+
+/** A result column: its name and DuckDB type. */
+export type ResultColumn = { readonly name: string; readonly type: DuckDBType }
+
+/**
+ * Run the query and stream its result: `start` gets the result's columns (also for an empty
+ * result) and returns the handler that then gets the rows one DuckDB chunk (up to 2048 rows) at a
+ * time, each awaited before the next is read, so a large result never sits in memory whole.
+ * Returns the row count.
+ *
+ * @throws EngineError as {@link runQuery}; what `start` and its handler throw, unchanged.
+ */
+export async function streamQuery(
+  run: BoundQuery,
+  start: (
+    columns: readonly ResultColumn[],
+  ) => Promise<(rows: readonly DuckDBValue[][]) => Promise<void>>,
+  sql: string = run.query,
+): Promise<number> {
+  let result: Awaited<ReturnType<DuckDBPreparedStatement['stream']>>
+  try {
+    result = await (await prepareBound(run, sql)).stream()
+  } catch (error) {
+    throw error instanceof EngineError ? error : duckDbError(error)
+  }
+  const names = result.columnNames()
+  const onRows = await start(
+    result.columnTypes().map((type, i) => ({ name: names[i] ?? `column${i}`, type })),
+  )
+  let rows = 0
+  for (;;) {
+    let chunk: Awaited<ReturnType<typeof result.fetchChunk>>
+    try {
+      chunk = await result.fetchChunk()
+    } catch (error) {
+      throw duckDbError(error)
+    }
+    if (chunk === null || chunk.rowCount === 0) return rows
+    rows += chunk.rowCount
+    await onRows(chunk.getRows())
   }
 }
 

@@ -16,6 +16,7 @@ import { EngineError } from './errors.ts'
 import { openParquetInput } from './inputs/parquet.ts'
 import { openStreamInput } from './inputs/stream.ts'
 import { writeParquetOutput } from './outputs/parquet.ts'
+import { writePostgresOutput } from './outputs/postgres.ts'
 import { writeStreamOutput } from './outputs/stream.ts'
 import { resolveParameters } from './parameters.ts'
 import { composeQuery } from './sql.ts'
@@ -41,6 +42,7 @@ const WRITERS: Writers = {
   parquet: writeParquetOutput,
   csv: writeStreamOutput,
   jsonl: writeStreamOutput,
+  postgres: writePostgresOutput,
 }
 
 /**

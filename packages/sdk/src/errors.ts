@@ -12,6 +12,10 @@ export const SDK_ERRORS = {
     "The broker's self-attestation binds another TLS certificate than the connection presented.",
   ERR_SDK_ATTESTATION_BINDING:
     "The broker's evidence report data does not bind its TLS certificate and the nonce.",
+  ERR_SDK_COLUMN_KEYS:
+    'A table with Always Encrypted columns cannot be read: it does not exist, or a column key record is invalid.',
+  ERR_SDK_LOOKUP:
+    'An equality lookup names a column the table does not have, or a randomized column (only deterministic ones compare).',
 } as const
 
 export type SdkErrorCode = keyof typeof SDK_ERRORS

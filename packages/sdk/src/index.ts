@@ -27,6 +27,23 @@ export {
   type OwnerCredentials,
 } from './client.ts'
 export * from './collateral/index.ts'
+export {
+  COLUMN_KEYS_TABLE,
+  type ColumnCipher,
+  type ColumnKeyRecord,
+  columnKeysTableDdl,
+  decryptColumnValue,
+  type EncryptedTableRows,
+  encryptColumnValue,
+  quoteIdent,
+  type ReadEncryptedTableOptions,
+  readColumnKeys,
+  readEncryptedTable,
+  type SqlClient,
+  tableNames,
+  unwrapColumnKeys,
+  wipeColumnCiphers,
+} from './encrypted-table.ts'
 export { BrokerCallError, SDK_ERRORS, SdkError, type SdkErrorCode } from './errors.ts'
 export { detectEvidence, type EvidenceType, type WireEvidence } from './evidence.ts'
 export { createAtomicFileSink, fileSize, openFileSource } from './files.ts'

@@ -23,19 +23,24 @@ import {
 } from './file-format.ts'
 import { groupByMasterKey, masterKeys, pairs, transcode, usage } from './parquet-io.ts'
 
-const COMMON: Readonly<Record<string, OptionSpec>> = {
+/** Options of commands that use a KMS: the broker as the owner, or --kms-key in memory. */
+export const KMS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...OWNER_OPTIONS,
-  format: {
-    type: 'string',
-    value: 'parquet|stream',
-    description: 'Override the format chosen from the file (PAR1, PARE or .parquet: parquet)',
-  },
   'kms-key': {
     type: 'string',
     value: 'id=hex',
     multiple: true,
     description:
       'Master key for an in-memory KMS, not the broker (id: [subrosa:]<ns>/<name>; hex or @file)',
+  },
+}
+
+const COMMON: Readonly<Record<string, OptionSpec>> = {
+  ...KMS_OPTIONS,
+  format: {
+    type: 'string',
+    value: 'parquet|stream',
+    description: 'Override the format chosen from the file (PAR1, PARE or .parquet: parquet)',
   },
   progress: {
     type: 'boolean',
@@ -225,7 +230,7 @@ async function plaintextSize(source: Parameters<typeof readStreamHeader>[0]): Pr
 }
 
 /** The KMS of the invocation: in memory with --kms-key, else the broker as the owner. */
-async function withKms<T>(
+export async function withKms<T>(
   inv: Invocation,
   work: (kms: KmsClient, brokerUrl: string | undefined) => Promise<T>,
 ): Promise<T> {

@@ -15,6 +15,7 @@ import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
 import { policyImportScone } from './scone.ts'
 import { secretImport, secretList } from './secrets.ts'
+import { sqlDecrypt } from './sql.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   parquetEncrypt,
   parquetDecrypt,
   parquetRotateKeys,
+  sqlDecrypt,
   jobValidate,
   run,
   launch,
