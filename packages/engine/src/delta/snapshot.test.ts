@@ -5,9 +5,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { sqlString } from '../sql.ts'
 import { createLocalStore } from '../storage/object-store.ts'
-import { duck } from '../testing/files.ts'
+import { writeCheckpoint } from '../testing/delta.ts'
 import { readCheckpointFiles } from './checkpoint.ts'
 import { partitionDirectory } from './schema.ts'
 import { checkWritable, commitName, readSnapshot } from './snapshot.ts'
@@ -34,39 +33,6 @@ const add = (path: string, region: string | null) => ({
   add: { path, partitionValues: { region }, size: 10, modificationTime: 1, dataChange: true },
 })
 const remove = (path: string) => ({ remove: { path, deletionTimestamp: 2, dataChange: true } })
-
-// Struct columns of a V1 checkpoint (PROTOCOL.md, "Checkpoint Schema"), as DuckDB from_json types.
-const CHECKPOINT_COLUMNS = {
-  protocol: { minReaderVersion: 'INTEGER', minWriterVersion: 'INTEGER' },
-  metaData: {
-    id: 'VARCHAR',
-    format: { provider: 'VARCHAR', options: 'MAP(VARCHAR, VARCHAR)' },
-    schemaString: 'VARCHAR',
-    partitionColumns: ['VARCHAR'],
-    configuration: 'MAP(VARCHAR, VARCHAR)',
-    createdTime: 'BIGINT',
-  },
-  add: {
-    path: 'VARCHAR',
-    partitionValues: 'MAP(VARCHAR, VARCHAR)',
-    size: 'BIGINT',
-    modificationTime: 'BIGINT',
-    dataChange: 'BOOLEAN',
-    stats: 'VARCHAR',
-  },
-  remove: { path: 'VARCHAR', deletionTimestamp: 'BIGINT', dataChange: 'BOOLEAN' },
-}
-
-/** Write checkpoint Parquet rows (one action per row) with DuckDB, as Spark lays them out. */
-async function writeCheckpoint(path: string, actions: readonly object[]): Promise<void> {
-  const values = actions.map((a) => `(${sqlString(JSON.stringify(a))})`).join(', ')
-  const columns = Object.entries(CHECKPOINT_COLUMNS)
-    .map(([k, t]) => `from_json(j->'${k}', ${sqlString(JSON.stringify(t))}) AS "${k}"`)
-    .join(', ')
-  await duck(
-    `COPY (SELECT ${columns} FROM (VALUES ${values}) v(j)) TO ${sqlString(path)} (FORMAT parquet)`,
-  )
-}
 
 describe('Delta snapshots', () => {
   let dir: string
