@@ -179,6 +179,38 @@ describe('runJob with Delta tables', () => {
     assert.deepEqual(rows, await expected(`true`).then((r) => r.map(emptyIsNull)))
   })
 
+  it('partitions by timestamp, boolean and decimal columns and reads their values back typed', async () => {
+    const query = `SELECT id, label, date_trunc('hour', ts) AS hour, id % 2 = 0 AS even,
+      (id % 3 * 0.5)::DECIMAL(4, 1) AS half FROM src WHERE id < 300`
+    await runJob(append('typed', query, { partitionBy: ['hour', 'even', 'half'] }), ctx())
+    const adds = (await log('typed', 0)).flatMap((a) => (a.add === undefined ? [] : [a.add]))
+    assert.ok(
+      adds.some(
+        (a) =>
+          JSON.stringify(a.partitionValues) ===
+          '{"hour":"2024-03-01 12:00:00.000000","even":"true","half":"1.0"}',
+      ),
+    )
+    const summary = await runJob(
+      validateJob({
+        apiVersion: 'subrosa/v1',
+        kind: 'Job',
+        metadata: { name: 'read' },
+        policy: 't/p/w',
+        inputs: { t: { format: 'delta', uri: 'typed', key: 't/lake' } },
+        query: 'SELECT id, label, hour, even, half FROM t',
+        outputs: { out: { format: 'parquet', uri: 'out/typed.parquet', key: 't/out' } },
+      }),
+      ctx(),
+    )
+    assert.equal(summary.inputs[0]?.files, adds.length)
+    const plainQuery = query.replace('FROM src', `FROM '${plain()}'`)
+    assert.deepEqual(
+      await readParquetFile(join(dir, 'out', 'typed.parquet'), kms, 'id'),
+      await duck(`${plainQuery} ORDER BY id`),
+    )
+  })
+
   it('reads hand-written commits: adds with partition values, and a remove', async () => {
     await runJob(
       append('hand', `SELECT * FROM src WHERE id < 500`, { partitionBy: ['kind'] }),
