@@ -150,6 +150,10 @@ describe('Delta snapshots', () => {
     ])
     assert.deepEqual(await paths(root), [])
     assert.equal((await read(root, 1)).files.length, 3)
+    // Once the commits before the checkpoint are cleaned up, only versions from it on can be read.
+    await rm(join(root, '_delta_log', commitName(0)))
+    await assert.rejects(read(root, 1), { code: 'ERR_ENGINE_INPUT' })
+    assert.equal((await read(root, 2)).version, 2)
   })
 
   it('refuses malformed logs with ERR_ENGINE_DELTA_LOG, naming no content', async () => {

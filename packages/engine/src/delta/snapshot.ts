@@ -116,6 +116,13 @@ export async function readSnapshot(
       `Delta table ${table} has no version ${version} (latest: ${log.latest})`,
     )
   const start = Math.max(-1, ...[...log.checkpoints.keys()].filter((v) => v <= version))
+  if (start === -1 && !log.commits.has(0)) {
+    const first = Math.min(...log.commits, ...log.checkpoints.keys())
+    throw new EngineError(
+      'ERR_ENGINE_INPUT',
+      `Delta table ${table} cannot be read at version ${version}: its log starts at ${first}, with no checkpoint at or before ${version}`,
+    )
+  }
   let protocol: DeltaProtocol | undefined
   let metadata: DeltaMetadata | undefined
   const files = new Map<string, DeltaAdd>()
