@@ -257,6 +257,20 @@ describe('runJob with Delta tables', () => {
     assert.deepEqual((await readBack('hand', 1)).rows, withKind7(await expected('id < 600')))
   })
 
+  it('an empty result creates a table with no files, which reads as no rows', async () => {
+    const summary = await runJob(
+      append('empty', `SELECT * FROM src WHERE id < 0`, { partitionBy: ['kind'] }),
+      ctx(),
+    )
+    assert.deepEqual(
+      summary.outputs.map((o) => [o.rows, o.files]),
+      [[0, 0]],
+    )
+    const { summary: read, rows } = await readBack('empty')
+    assert.equal(read.inputs[0]?.files, 0)
+    assert.deepEqual(rows, [])
+  })
+
   it('refuses appends that do not match the table', async () => {
     await runJob(append('strict', `SELECT id, kind FROM src`, { partitionBy: ['kind'] }), ctx())
     const cases = [
