@@ -18,6 +18,12 @@ export const ENGINE_ERRORS = {
     'Storage refused the credentials (HTTP 401/403), or none are configured for the storage account.',
   ERR_ENGINE_CONFLICT:
     'Another writer got there first (a Delta commit with this version exists, or the table a create-mode output would make); nothing was overwritten.',
+  ERR_ENGINE_DELTA_LOG:
+    'A Delta table log is malformed or incomplete (a bad action line, a missing commit, no protocol or metadata).',
+  ERR_ENGINE_DELTA_UNSUPPORTED:
+    'A Delta table needs a protocol version, table feature or type this engine does not read or write.',
+  ERR_ENGINE_DELTA_SCHEMA:
+    "An append does not match the Delta table's schema or partition columns, or a type has no Delta equivalent.",
 } as const
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS

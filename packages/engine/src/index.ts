@@ -10,6 +10,26 @@ export type {
   WriteOutput,
 } from './adapters.ts'
 export { checkJob, type JobCheck } from './check-job.ts'
+export {
+  type DeltaAction,
+  type DeltaAdd,
+  type DeltaMetadata,
+  type DeltaProtocol,
+  parseCommit,
+} from './delta/actions.ts'
+export { readCheckpointFiles } from './delta/checkpoint.ts'
+export {
+  type DeltaField,
+  type DeltaStruct,
+  type DeltaType,
+  parseSchemaString,
+} from './delta/schema.ts'
+export {
+  type CheckpointReader,
+  type DeltaSnapshot,
+  listLog,
+  readSnapshot,
+} from './delta/snapshot.ts'
 export { type DuckDbLimits, type DuckDbSession, duckDbError, openDuckDb } from './duckdb-session.ts'
 export { ENGINE_ERRORS, EngineError, type EngineErrorCode } from './errors.ts'
 export { fetchInput } from './inputs/fetch.ts'
@@ -17,6 +37,7 @@ export {
   type OpenedParquetFile,
   openParquetFile,
   type ParquetFileOptions,
+  readKeyMaterialSidecar,
 } from './inputs/parquet.ts'
 export { encryptParquetOutput } from './outputs/parquet.ts'
 export { type OutputSink, openOutputSink } from './outputs/sink.ts'

@@ -13,8 +13,10 @@ import type {
 } from './adapters.ts'
 import { openDuckDb } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
+import { openDeltaInput } from './inputs/delta.ts'
 import { openParquetInput } from './inputs/parquet.ts'
 import { openStreamInput } from './inputs/stream.ts'
+import { writeDeltaOutput } from './outputs/delta.ts'
 import { writeParquetOutput } from './outputs/parquet.ts'
 import { writePostgresOutput } from './outputs/postgres.ts'
 import { writeStreamOutput } from './outputs/stream.ts'
@@ -37,12 +39,14 @@ const OPENERS: Openers = {
   parquet: openParquetInput,
   csv: openStreamInput,
   jsonl: openStreamInput,
+  delta: openDeltaInput,
 }
 const WRITERS: Writers = {
   parquet: writeParquetOutput,
   csv: writeStreamOutput,
   jsonl: writeStreamOutput,
   postgres: writePostgresOutput,
+  delta: writeDeltaOutput,
 }
 
 /**

@@ -17,7 +17,7 @@ import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import type { EngineContext, OpenedInput, OpenInput } from '../adapters.ts'
 import { EngineError } from '../errors.ts'
 import { sqlString } from '../sql.ts'
-import { joinLocation } from '../storage/object-store.ts'
+import { joinLocation, type ObjectStore } from '../storage/object-store.ts'
 import { fetchInput } from './fetch.ts'
 
 /** One PME-encrypted Parquet file, made readable by DuckDB. */
@@ -98,7 +98,7 @@ export async function openParquetFile(
       const parameter = ctx.parameterName()
       return {
         ...base,
-        relation: `read_parquet(${sqlString(path)}, encryption_config = {footer_key_value: $${parameter}::BLOB})`,
+        relation: `read_parquet(${sqlString(path)}, hive_partitioning = false, encryption_config = {footer_key_value: $${parameter}::BLOB})`,
         parameters: { [parameter]: new DuckDBBlobValue(dek) },
         readablePaths: [path],
         read: 'native',
@@ -118,7 +118,7 @@ export async function openParquetFile(
       await sink.commit()
       return {
         ...base,
-        relation: `read_parquet(${sqlString(plain)})`,
+        relation: `read_parquet(${sqlString(plain)}, hive_partitioning = false)`,
         parameters: {},
         readablePaths: [plain],
         read: 'scratch',
@@ -144,11 +144,7 @@ export const openParquetInput: OpenInput<Extract<JobInput, { format: 'parquet' }
   ctx,
 ) => {
   const { store, location } = ctx.resolve(spec.uri)
-  const sidecar = joinLocation(location, `../${keyMaterialSidecarName(baseName(location))}`)
-  const keyMaterial =
-    (await store.stat(sidecar)) === undefined
-      ? undefined
-      : parseKeyMaterialSidecar(new TextDecoder().decode(await store.readBytes(sidecar)))
+  const keyMaterial = await readKeyMaterialSidecar(store, location)
   const fetched = await fetchInput(name, spec.uri, ctx)
   try {
     const file = await openParquetFile(
@@ -178,6 +174,22 @@ export const openParquetInput: OpenInput<Extract<JobInput, { format: 'parquet' }
     await fetched.close()
     throw error
   }
+}
+
+/**
+ * The external key material of a Parquet object (its `_KEY_MATERIAL_FOR_<file>.json` sidecar in
+ * the same directory), or `undefined` when it has none.
+ *
+ * @throws CryptoError for a malformed sidecar; the store's errors.
+ */
+export async function readKeyMaterialSidecar(
+  store: ObjectStore,
+  location: string,
+): Promise<KeyMaterialStore | undefined> {
+  const sidecar = joinLocation(location, `../${keyMaterialSidecarName(baseName(location))}`)
+  return (await store.stat(sidecar)) === undefined
+    ? undefined
+    : parseKeyMaterialSidecar(new TextDecoder().decode(await store.readBytes(sidecar)))
 }
 
 function baseName(location: string): string {
