@@ -112,7 +112,10 @@ try {
     const summary = await runJob(
       job('seed', {
         inputs: { zones: { format: 'csv', uri: 'zones.csv.srsa', key: 'bench/zones' } },
-        query: `SELECT t.* FROM (${taxiDatasetSql(count, { offset, ordered: false })}) t
+        // Delta tables written by Subrosa hold TIMESTAMPTZ (timestamp_ntz is not written).
+        query: `SELECT * REPLACE (tpep_pickup_datetime::TIMESTAMPTZ AS tpep_pickup_datetime,
+            tpep_dropoff_datetime::TIMESTAMPTZ AS tpep_dropoff_datetime)
+          FROM (${taxiDatasetSql(count, { offset, ordered: false })}) t
           WHERE t.PULocationID <= (SELECT max(LocationID) FROM zones)`,
         outputs: { trips: { format: 'delta', uri: 'trips', key: 'bench/taxi' } },
       }),

@@ -140,11 +140,13 @@ export const writeDeltaOutput: WriteOutput<Extract<JobOutput, { format: 'delta' 
         ...partitionBy.map((column, i) => partitionDirectory(column, values[i] ?? null)),
         `part-${randomUUID()}.parquet`,
       ].join('/')
-      const part = ctx.scratchPath(`${name}.part.parquet`)
+      // Unpartitioned, the result file is the data file: no second copy.
+      const part = partitionFields.length === 0 ? plain : ctx.scratchPath(`${name}.part.parquet`)
       try {
-        await copyQuery({ ...run, parameters }, part, 'parquet', {
-          query: `SELECT ${dataFields.map((f) => sqlIdent(f.name)).join(', ')} FROM ${source}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}`,
-        })
+        if (part !== plain)
+          await copyQuery({ ...run, parameters }, part, 'parquet', {
+            query: `SELECT ${dataFields.map((f) => sqlIdent(f.name)).join(', ')} FROM ${source} WHERE ${where.join(' AND ')}`,
+          })
         const target = joinLocation(location, file)
         written.push(target)
         const size = await encryptParquetOutput(name, part, spec.uri, id, ctx, target)
@@ -157,7 +159,7 @@ export const writeDeltaOutput: WriteOutput<Extract<JobOutput, { format: 'delta' 
           dataChange: true,
         })
       } finally {
-        await rm(part, { force: true })
+        if (part !== plain) await rm(part, { force: true })
       }
     }
     await writeAppendCommit(store, location, {
