@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { inspectParquet, readStreamHeader } from '@subrosa/crypto'
 import type { Job, JobFinding, JobInput } from '@subrosa/policy'
 import { parseMasterKeyId } from '@subrosa/protocol'
 import { openFileSource } from '@subrosa/sdk'
+import { decodePath } from './delta/actions.ts'
+import { readSnapshot } from './delta/snapshot.ts'
 import { createLocalStore, localPath, type ObjectStore } from './storage/object-store.ts'
 
 /** What {@link checkJob} found, and the master key each readable input is encrypted under. */
@@ -161,17 +164,39 @@ async function inputKey(
   location: string,
 ): Promise<string | undefined | 'missing'> {
   if (input.format === 'delta') {
-    if (store.kind === 'local') return existsSync(location) ? undefined : 'missing'
-    return (await store.list(`${location.replace(/\/$/, '')}/_delta_log/`)).length > 0
-      ? undefined
-      : 'missing'
+    if (store.kind !== 'local')
+      return (await store.list(`${location.replace(/\/$/, '')}/_delta_log/`)).length > 0
+        ? undefined
+        : 'missing'
+    if (!existsSync(location)) return 'missing'
+    // The key of the snapshot's first data file (run-time checks that all share it). A log with a
+    // checkpoint is not replayed here (reading one needs DuckDB): the run checks its key.
+    const noCheckpoint = new Error('checkpoint')
+    const snapshot = await readSnapshot(store, location, {
+      version: input.version,
+      readCheckpoint: () => Promise.reject(noCheckpoint),
+    }).catch((error: unknown) => {
+      if (error === noCheckpoint) return undefined
+      throw error
+    })
+    const first = snapshot?.files[0]
+    if (first === undefined) return undefined
+    return fileKey(
+      'parquet',
+      join(location, decodePath(first.path, `version ${snapshot?.version}`)),
+    )
   }
   if ((await store.stat(location)) === undefined) return 'missing'
   if (store.kind !== 'local') return undefined
+  return fileKey(input.format, location)
+}
+
+/** The `<namespace>/<key>` a local Parquet or stream file names, read without any key. */
+async function fileKey(format: JobInput['format'], location: string): Promise<string | undefined> {
   const source = await openFileSource(location)
   try {
     let keyId: string | undefined
-    if (input.format === 'parquet') {
+    if (format === 'parquet') {
       const material = (await inspectParquet(source)).footerKeyMetadata?.pkmt1
       keyId = material !== undefined && 'masterKeyId' in material ? material.masterKeyId : undefined
     } else keyId = (await readStreamHeader(source)).header.keyId

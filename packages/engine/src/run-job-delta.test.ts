@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { createInMemoryKms } from '@subrosa/crypto'
 import { validateJob } from '@subrosa/policy'
 import type { JobContext } from './adapters.ts'
+import { checkJob } from './check-job.ts'
 import { commitName } from './delta/snapshot.ts'
 import { runJob } from './run-job.ts'
 import { createLocalStore, type ObjectStore } from './storage/object-store.ts'
@@ -139,6 +140,31 @@ describe('runJob with Delta tables', () => {
     await assert.rejects(readBack('plain', undefined, 't/out'), {
       code: 'ERR_ENGINE_KEY_MISMATCH',
     })
+    // subrosa job validate reads the key of the snapshot's data files without any key.
+    const validate = async (key: string, uri = 'plain') =>
+      checkJob(
+        validateJob({
+          apiVersion: 'subrosa/v1',
+          kind: 'Job',
+          metadata: { name: 'check' },
+          policy: 't/p/w',
+          inputs: { t: { format: 'delta', uri, key } },
+          query: 'SELECT * FROM t',
+          outputs: { out: { format: 'parquet', uri: 'out/check.parquet', key: 't/out' } },
+        }),
+        { baseDir: dir },
+      )
+    const good = await validate('t/lake')
+    assert.deepEqual(good.inputKeys, { t: 't/lake' })
+    assert.deepEqual(good.findings, [])
+    assert.deepEqual(
+      (await validate('t/out')).findings.map((f) => [f.level, f.check]),
+      [['error', 'key-mismatch']],
+    )
+    assert.deepEqual(
+      (await validate('t/lake', 'absent')).findings.map((f) => f.check),
+      ['input-missing'],
+    )
   })
 
   it('leaves no plaintext in data files or the log', async () => {
