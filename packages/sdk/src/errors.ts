@@ -12,6 +12,10 @@ export const SDK_ERRORS = {
     "The broker's self-attestation binds another TLS certificate than the connection presented.",
   ERR_SDK_ATTESTATION_BINDING:
     "The broker's evidence report data does not bind its TLS certificate and the nonce.",
+  ERR_SDK_CACHE_OPEN:
+    'A sealed cache value does not open under its key: changed, moved from another key, or sealed with another key.',
+  ERR_SDK_CACHE_UNAVAILABLE:
+    'The cache (Redis or in-memory replay cache) cannot be reached, refused the TLS client, failed a command, or is full.',
 } as const
 
 export type SdkErrorCode = keyof typeof SDK_ERRORS
