@@ -38,6 +38,16 @@ export {
   type ReplayCache,
 } from './replay-cache.ts'
 export {
+  connectSealedCache,
+  deriveSealedCacheKeys,
+  openCacheValue,
+  type SealedCache,
+  type SealedCacheKeys,
+  type SealedCacheOptions,
+  sealCacheValue,
+  sealedKeyName,
+} from './sealed-cache.ts'
+export {
   exchangeToken,
   type ServiceToken,
   type VerifyExchangedTokenOptions,
