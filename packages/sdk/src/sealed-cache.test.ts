@@ -251,7 +251,7 @@ describe('sealed cache on a real redis-server over mutual TLS', { skip }, () => 
     })
   })
 
-  it('refuses clients without a certificate or with one from another CA', async () => {
+  it('refuses clients without a certificate or from another CA; fails closed once closed', async () => {
     const bare = await cli(['PING'], false)
     assert.doesNotMatch(bare.out.toString(), /PONG/)
     const anonymous = createClient({
@@ -275,6 +275,9 @@ describe('sealed cache on a real redis-server over mutual TLS', { skip }, () => 
       connectSealedCache({ host: '127.0.0.1', port, caPem: material.caPem, ...strangerCert, keys }),
       { code: 'ERR_SDK_CACHE_UNAVAILABLE' },
     )
+    const closed = await connectSealedCache({ host: '127.0.0.1', port, ...material, keys })
+    await closed.close()
+    await assert.rejects(closed.get('patient:a'), { code: 'ERR_SDK_CACHE_UNAVAILABLE' })
     // And the client pins the broker CA: a server it did not issue is not trusted.
     const otherCa = (await createCa(new Date(), systemRandom(16))).certPem
     await assert.rejects(

@@ -149,6 +149,7 @@ export async function connectSealedCache(options: SealedCacheOptions): Promise<S
   checkKey(options.keys.sealKey, 'seal')
   checkKey(options.keys.namingKey, 'naming')
   const prefix = options.prefix ?? 'subrosa:c:'
+  let connected = false
   const client = createClient({
     socket: {
       host: options.host,
@@ -163,8 +164,13 @@ export async function connectSealedCache(options: SealedCacheOptions): Promise<S
         : {}),
       minVersion: 'TLSv1.2',
       connectTimeout: options.connectTimeoutMs ?? 5000,
-      reconnectStrategy: (retries: number, cause: Error) => (retries < 2 ? 50 : cause),
+      // The first connection fails fast (a refused certificate will not get better); once
+      // connected, a dropped connection is retried with capped backoff.
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected ? Math.min(50 * 2 ** retries, 2000) : cause,
     },
+    // While disconnected, commands fail at once (ERR_SDK_CACHE_UNAVAILABLE) instead of queueing.
+    disableOfflineQueue: true,
     // No client name, no library name: Redis learns nothing it does not need.
     disableClientInfo: true,
   }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })
@@ -173,6 +179,7 @@ export async function connectSealedCache(options: SealedCacheOptions): Promise<S
   try {
     await client.connect()
     await client.ping()
+    connected = true
   } catch (cause) {
     client.destroy()
     throw unavailable('Cannot open a mutually authenticated TLS connection to Redis', cause)
