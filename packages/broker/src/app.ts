@@ -34,6 +34,7 @@ import { releaseInjection, releaseResource } from './releases.ts'
 import { describeSecrets, importSecret } from './secrets.ts'
 import { attestSelf } from './self-attestation.ts'
 import { publicJwks } from './state.ts'
+import { exchangeToken } from './token-exchange.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -121,6 +122,21 @@ export function buildBrokerApp(
   app.get('/kbs/v0/workload', async (request) =>
     releaseInjection(ctx, await authenticateWorkload(ctx, bearerOf(request), sessionOf(request))),
   )
+
+  // RFC 8693 token exchange: OAuth clients send forms, so this route alone also parses them.
+  app.register((scope, _options, done) => {
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string' },
+      (_request, body, done) => done(null, formFields(body as string)),
+    )
+    scope.post('/v1/token/exchange', async (request, reply) => {
+      const answer = await exchangeToken(ctx, request.body)
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+      return answer
+    })
+    done()
+  })
 
   // KMS API: the parquet-java KmsClient contract, for workloads (token) and owners (signed).
   const kmsCaller = async (request: FastifyRequest): Promise<KmsCaller> => {
@@ -275,6 +291,13 @@ class BrokerBodyError extends Error {}
 function bearerOf(request: FastifyRequest): string | undefined {
   const h = request.headers.authorization
   return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined
+}
+
+/** Form fields; a repeated field is kept as a list, which the request schema then refuses. */
+function formFields(body: string): Record<string, string | string[]> {
+  const fields = new Map<string, string[]>()
+  for (const [k, v] of new URLSearchParams(body)) fields.set(k, [...(fields.get(k) ?? []), v])
+  return Object.fromEntries([...fields].map(([k, v]) => [k, v.length === 1 ? (v[0] as string) : v]))
 }
 
 function sessionOf(request: FastifyRequest): string | undefined {

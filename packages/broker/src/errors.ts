@@ -48,6 +48,10 @@ export const BROKER_ERRORS = {
   ERR_BROKER_SECRET_KIND:
     'The secret is of another kind than the request needs (e.g. importing a generated secret).',
   ERR_BROKER_SECRET_VALUE: 'An imported secret value is empty, too large or not base64.',
+  ERR_EXCHANGE_UNSUPPORTED:
+    'A token exchange request uses a grant type, token type or parameter (actor_token, resource, scope) the broker does not support.',
+  ERR_EXCHANGE_NOT_ALLOWED:
+    "The workload's policy does not list the requested audience in its calls.",
 } as const
 
 export type BrokerErrorCode = keyof typeof BROKER_ERRORS
@@ -88,6 +92,10 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_KMS_NOT_GRANTED: 403,
   ERR_BROKER_SECRET_KIND: 409,
   ERR_BROKER_SECRET_VALUE: 400,
+  ERR_EXCHANGE_UNSUPPORTED: 400,
+  ERR_EXCHANGE_NOT_ALLOWED: 403,
+  ERR_TOKEN_AUDIENCE: 401,
+  ERR_TOKEN_REPLAY: 401,
   ERR_POLICY_DENIED: 403,
   ERR_POLICY_YAML: 400,
   ERR_POLICY_INVALID: 400,

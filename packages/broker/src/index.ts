@@ -1,6 +1,13 @@
 export { buildBrokerApp } from './app.ts'
 export { verifyAuditChain } from './audit.ts'
-export { type CaMaterial, issueServerCertificate, type ServerCredentials } from './ca.ts'
+export {
+  type CaMaterial,
+  createCa,
+  issueServerCertificate,
+  issueWorkloadCertificate,
+  type ServerCredentials,
+  type WorkloadCertificate,
+} from './ca.ts'
 export type { BrokerContext, LogEvent } from './context.ts'
 export {
   BROKER_ERRORS,

@@ -6,6 +6,7 @@ import {
   dryRunRequestSchema,
   flattenedJweSchema,
   revokeOwnerRequestSchema,
+  tokenExchangeRequestSchema,
   unwrapRequestSchema,
   wrapRequestSchema,
 } from '@subrosa/protocol'
@@ -19,15 +20,18 @@ type JsonSchemaSource = { toJSONSchema(params?: Record<string, unknown>): unknow
 export type RouteSpec = {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   readonly path: string
-  readonly tag: 'health' | 'well-known' | 'kbs' | 'kms' | 'admin'
+  readonly tag: 'health' | 'well-known' | 'kbs' | 'kms' | 'admin' | 'token'
   readonly summary: string
   readonly auth: Auth
   readonly body?: JsonSchemaSource
+  /** The body may also be `application/x-www-form-urlencoded` (OAuth clients). */
+  readonly formBody?: boolean
   /** Success status and what it returns. */
   readonly ok: { readonly status: number; readonly description: string; readonly type?: string }
 }
 
 const JSON_TYPE = 'application/json'
+const FORM_TYPE = 'application/x-www-form-urlencoded'
 
 /**
  * Every route of the broker, the one table the OpenAPI document is generated from. A test checks
@@ -69,6 +73,14 @@ export const ROUTES: readonly RouteSpec[] = [
   r('POST', '/kms/v0/unwrap', 'kms', 'Unwrap a key (JWE to the caller).', 'workload-or-owner', {
     body: unwrapRequestSchema,
   }),
+  r(
+    'POST',
+    '/v1/token/exchange',
+    'token',
+    'RFC 8693 token exchange: an EAR token for a short-lived token to one service in `calls` (JSON or form).',
+    'none',
+    { body: tokenExchangeRequestSchema, formBody: true },
+  ),
   r('GET', '/admin/v0/whoami', 'admin', 'The calling owner and its namespaces.', 'owner'),
   r('POST', '/admin/v0/policies', 'admin', 'Apply a policy version (201 when new).', 'owner', {
     body: applyPolicyRequestSchema,
@@ -142,7 +154,7 @@ function r(
   tag: RouteSpec['tag'],
   summary: string,
   auth: Auth,
-  extra: { body?: JsonSchemaSource; type?: string } = {},
+  extra: { body?: JsonSchemaSource; type?: string; formBody?: boolean } = {},
 ): RouteSpec {
   return {
     method,
@@ -151,6 +163,7 @@ function r(
     summary,
     auth,
     ...(extra.body === undefined ? {} : { body: extra.body }),
+    ...(extra.formBody === true ? { formBody: true } : {}),
     ok: {
       status: 200,
       description: summary,
@@ -196,7 +209,12 @@ export function openApiDocument(build: string, serverUrl?: string): Record<strin
         : {
             requestBody: {
               required: true,
-              content: { [JSON_TYPE]: { schema: jsonSchema(route.body) } },
+              content: {
+                [JSON_TYPE]: { schema: jsonSchema(route.body) },
+                ...(route.formBody === true
+                  ? { [FORM_TYPE]: { schema: jsonSchema(route.body) } }
+                  : {}),
+              },
             },
           }),
       responses: {

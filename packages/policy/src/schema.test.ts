@@ -49,6 +49,16 @@ const cases: [string, string, string][] = [
     'workloads[0].accept',
   ],
   ['bad debug', edit('debug: deny', 'debug: no'), 'workloads[0].debug'],
+  [
+    'service name with a space',
+    edit('debug: deny', 'debug: deny\n    calls: ["diag nostics"]'),
+    'workloads[0].calls[0]',
+  ],
+  [
+    'service called twice',
+    edit('debug: deny', 'debug: deny\n    calls: [diagnostics, diagnostics]'),
+    'workloads[0].calls[1]',
+  ],
   ['duplicate workload', edit('workloads:\n', `workloads:\n${otherWorkload}`), 'workloads[1].name'],
   ['bad workload name', edit('name: taxi-job', 'name: Taxi_Job'), 'workloads[0].name'],
   [
@@ -286,5 +296,11 @@ describe('secret kinds', () => {
 
   it('leaves inject.args absent when the document has none (hashes of old policies hold)', () => {
     assert.equal(parsePolicy(EXAMPLE_POLICY).workloads[0]?.inject.args, undefined)
+  })
+
+  it('leaves calls absent when the document has none, and keeps the services it names', () => {
+    assert.equal(parsePolicy(EXAMPLE_POLICY).workloads[0]?.calls, undefined)
+    const calls = edit('debug: deny', 'debug: deny\n    calls: [diagnostics, "spiffe://acme/diag"]')
+    assert.deepEqual(parsePolicy(calls).workloads[0]?.calls, ['diagnostics', 'spiffe://acme/diag'])
   })
 })

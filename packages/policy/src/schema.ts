@@ -30,6 +30,14 @@ const keyGrant = z
     'must be <namespace>/<key>:wrap or :unwrap',
   )
 
+/** A downstream service: a DNS name, an https URL or a SPIFFE ID (printable, no spaces). */
+const serviceName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._~:/@+-]{0,254}$/,
+    'must be a service name: a DNS name, an https URL or a SPIFFE ID (at most 255 characters)',
+  )
+
 const workload = z.strictObject({
   name: label,
   accept: z.array(acceptClause).min(1),
@@ -59,6 +67,8 @@ const workload = z.strictObject({
     })
     .default({ env: {}, files: {} }),
   keys: z.array(keyGrant).default([]),
+  /** Downstream services this workload may get tokens for (`POST /v1/token/exchange`). */
+  calls: z.array(serviceName).max(64).optional(),
 })
 
 /** Key types of generated certificates: EC curves and RSA modulus sizes. */
@@ -219,6 +229,8 @@ export const policySchema = z
         )
     })
     p.workloads.forEach((w, wi) => {
+      for (const i of duplicates(w.calls ?? []))
+        issue(['workloads', wi, 'calls', i], 'is listed twice')
       const templates: [PropertyKey[], string, 'env' | 'arg' | 'file'][] = [
         ...Object.entries(w.inject.env).map(
           ([k, t]) => [['env', k], t, 'env'] as [PropertyKey[], string, 'env'],

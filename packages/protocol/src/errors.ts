@@ -7,6 +7,9 @@ export const PROTOCOL_ERRORS = {
   ERR_TOKEN_SIGNATURE: 'An attestation token is not signed by a key of the trusted issuer.',
   ERR_TOKEN_EXPIRED: 'An attestation token is expired or not yet valid.',
   ERR_TOKEN_CLAIMS: 'An attestation token has the wrong issuer or lacks a required claim.',
+  ERR_TOKEN_AUDIENCE:
+    'A service token (from token exchange) is for another audience than the service verifying it.',
+  ERR_TOKEN_REPLAY: 'A service token was presented again: its jti is already in the replay cache.',
   ERR_JWE_DECRYPT: 'A JWE cannot be decrypted with the given key (wrong key or tampered).',
   ERR_ADMIN_PROOF:
     'An admin request proof is missing, malformed, stale, replayed or does not verify.',

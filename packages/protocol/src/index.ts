@@ -107,3 +107,19 @@ export {
   selfAttestationReportData,
   selfAttestationResponseSchema,
 } from './self-attestation.ts'
+export {
+  EXCHANGED_TOKEN_MAX_TTL_SECONDS,
+  EXCHANGED_TOKEN_TYP,
+  type ExchangedTokenClaims,
+  type ExchangedTokenInput,
+  JWT_TOKEN_TYPE,
+  SERVICE_AUDIENCE,
+  signExchangedToken,
+  TOKEN_EXCHANGE_GRANT_TYPE,
+  type TokenExchangeRequest,
+  type TokenExchangeResponse,
+  tokenExchangeRequestSchema,
+  type VerifyExchangedOptions,
+  verifyExchangedTokenClaims,
+  workloadSubject,
+} from './token-exchange.ts'

@@ -16,6 +16,10 @@ export const SDK_ERRORS = {
     'A table with Always Encrypted columns cannot be read: it does not exist, or a column key record is invalid.',
   ERR_SDK_LOOKUP:
     'An equality lookup names a column the table does not have, or a randomized column (only deterministic ones compare).',
+  ERR_SDK_CACHE_OPEN:
+    'A sealed cache value does not open under its key: changed, moved from another key, or sealed with another key.',
+  ERR_SDK_CACHE_UNAVAILABLE:
+    'The cache (Redis or in-memory replay cache) cannot be reached, refused the TLS client, failed a command, or is full.',
 } as const
 
 export type SdkErrorCode = keyof typeof SDK_ERRORS

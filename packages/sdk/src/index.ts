@@ -48,3 +48,25 @@ export { BrokerCallError, SDK_ERRORS, SdkError, type SdkErrorCode } from './erro
 export { detectEvidence, type EvidenceType, type WireEvidence } from './evidence.ts'
 export { createAtomicFileSink, fileSize, openFileSource } from './files.ts'
 export { createOwnerKms, createWorkloadKms } from './kms.ts'
+export {
+  createMemoryReplayCache,
+  createRedisReplayCache,
+  type RedisSetNx,
+  type ReplayCache,
+} from './replay-cache.ts'
+export {
+  connectSealedCache,
+  deriveSealedCacheKeys,
+  openCacheValue,
+  type SealedCache,
+  type SealedCacheKeys,
+  type SealedCacheOptions,
+  sealCacheValue,
+  sealedKeyName,
+} from './sealed-cache.ts'
+export {
+  exchangeToken,
+  type ServiceToken,
+  type VerifyExchangedTokenOptions,
+  verifyExchangedToken,
+} from './token-exchange.ts'
