@@ -6,7 +6,9 @@ export const INFERENCE_ERRORS = {
   ERR_INFER_MODEL:
     'The model cannot be decrypted or loaded (wrong key, changed file, or not an ONNX model).',
   ERR_INFER_BAD_REQUEST:
-    'The inference request is not a JWE to the attested key, does not decrypt, or its JSON is malformed.',
+    'The inference request is not a compact JWE, or its decrypted JSON is not {inputs, replyKey}.',
+  ERR_INFER_DECRYPT:
+    'The inference request does not decrypt with the attested key (encrypted to another key, or changed).',
   ERR_INFER_TOO_LARGE: 'The inference request body is larger than the service accepts.',
   ERR_INFER_SHAPE:
     "The request's inputs do not match the model's input names, element type or dimensions.",
@@ -24,6 +26,7 @@ export const INFERENCE_HTTP_STATUS: Readonly<Record<InferenceErrorCode, number>>
   ERR_INFER_DATASET: 500,
   ERR_INFER_MODEL: 500,
   ERR_INFER_BAD_REQUEST: 400,
+  ERR_INFER_DECRYPT: 400,
   ERR_INFER_TOO_LARGE: 413,
   ERR_INFER_SHAPE: 422,
   ERR_INFER_UNAUTHORIZED: 401,

@@ -1,3 +1,4 @@
+export { earCallerVerifier } from './callers.ts'
 export {
   INFERENCE_ERRORS,
   INFERENCE_HTTP_STATUS,
@@ -28,3 +29,23 @@ export {
   WDBC_CSV_PATH,
   WDBC_FEATURES,
 } from './model/wdbc.ts'
+export { encryptModel, type LoadedModel, loadEncryptedModel } from './model-file.ts'
+export {
+  createInferenceHandler,
+  type HandlerRequest,
+  type HandlerResponse,
+  INFER_JWE,
+  type InferenceLogEvent,
+  type InferenceServiceOptions,
+  type RunningInferenceService,
+  serveInference,
+  type VerifyCaller,
+} from './service.ts'
+export {
+  type InferRequest,
+  inferRequestSchema,
+  type ModelSignature,
+  signatureOf,
+  type WireTensor,
+} from './tensors.ts'
+export { createServiceCertificate, type ServiceTlsCredentials } from './tls.ts'

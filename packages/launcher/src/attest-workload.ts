@@ -47,10 +47,17 @@ export async function attestWorkload(options: {
   readonly workload: string
   readonly tee: TeeProvider
   readonly clock?: Clock
+  /**
+   * The TEE key pair to attest (EC P-256, ECDH-ES+A256KW), for a workload that also decrypts
+   * requests sent to its attested key (the inference service). Default: a fresh non-extractable
+   * pair that never leaves this function.
+   */
+  readonly keyPair?: { readonly privateKey: CryptoKey; readonly publicKey: CryptoKey }
 }): Promise<AttestedWorkload> {
   const { client, tee } = options
   const clock = options.clock ?? systemClock
-  const { privateKey, publicKey } = await generateKeyPair('ECDH-ES+A256KW', { extractable: false })
+  const { privateKey, publicKey } =
+    options.keyPair ?? (await generateKeyPair('ECDH-ES+A256KW', { extractable: false }))
   const { kty, crv, x, y } = await exportJWK(publicKey)
   const auth = await client.call(
     'POST',
