@@ -31,6 +31,14 @@ export {
 } from './model/wdbc.ts'
 export { encryptModel, type LoadedModel, loadEncryptedModel } from './model-file.ts'
 export {
+  type AttestRequest,
+  type AttestResult,
+  type ModelService,
+  type ModelServiceLogEvent,
+  type ModelServiceOptions,
+  startModelService,
+} from './model-service.ts'
+export {
   createInferenceHandler,
   type HandlerRequest,
   type HandlerResponse,
