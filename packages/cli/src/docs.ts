@@ -3,6 +3,7 @@ import { BROKER_ERRORS, HTTP_STATUS } from '@subrosa/broker'
 import { CORE_ERRORS } from '@subrosa/core'
 import { CRYPTO_ERRORS } from '@subrosa/crypto'
 import { ENGINE_ERRORS } from '@subrosa/engine'
+import { INFERENCE_ERRORS, INFERENCE_HTTP_STATUS } from '@subrosa/inference'
 import { LAUNCHER_ERRORS } from '@subrosa/launcher'
 import { POLICY_ERRORS } from '@subrosa/policy'
 import { PROTOCOL_ERRORS } from '@subrosa/protocol'
@@ -25,6 +26,7 @@ export const ERROR_CATALOG: readonly {
   { pkg: 'sdk', codes: SDK_ERRORS },
   { pkg: 'launcher', codes: LAUNCHER_ERRORS },
   { pkg: 'engine', codes: ENGINE_ERRORS },
+  { pkg: 'inference', codes: INFERENCE_ERRORS },
   { pkg: 'cli', codes: CLI_ERRORS },
 ]
 
@@ -45,11 +47,13 @@ export function errorsMarkdown(): string {
   for (const { pkg, codes } of ERROR_CATALOG) {
     lines.push(`## ${pkg}`, '', '| code | HTTP | meaning |', '| --- | --- | --- |')
     for (const [code, meaning] of Object.entries(codes))
-      lines.push(`| \`${code}\` | ${HTTP_STATUS[code] ?? '—'} | ${meaning} |`)
+      lines.push(
+        `| \`${code}\` | ${HTTP_STATUS[code] ?? (INFERENCE_HTTP_STATUS as Record<string, number>)[code] ?? '—'} | ${meaning} |`,
+      )
     lines.push('')
   }
   lines.push(
-    'HTTP is the status the broker answers with when the error happens while serving a request.',
+    'HTTP is the status the broker (for `ERR_INFER_*`, the inference service) answers with when the error happens while serving a request.',
     '',
   )
   return lines.join('\n')

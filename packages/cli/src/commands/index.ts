@@ -8,6 +8,7 @@ import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
 import { decrypt, encrypt } from './encrypt.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
+import { modelTrain, serveModel } from './inference.ts'
 import { jobValidate } from './job.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { parquetInspect } from './parquet.ts'
@@ -47,6 +48,8 @@ export const COMMANDS: readonly Command[] = [
   jobValidate,
   run,
   launch,
+  modelTrain,
+  serveModel,
   attestVerify,
   audit,
   auditExport,

@@ -23,7 +23,7 @@ import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
 import { azureOption, validateJobFile } from './job.ts'
 
-const TEE_OPTIONS = {
+export const TEE_OPTIONS = {
   tee: {
     type: 'string',
     value: 'kind',
