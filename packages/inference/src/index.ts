@@ -1,4 +1,4 @@
-export { earCallerVerifier } from './callers.ts'
+export { earCallerVerifier, exchangedCallerVerifier } from './callers.ts'
 export {
   INFERENCE_ERRORS,
   INFERENCE_HTTP_STATUS,

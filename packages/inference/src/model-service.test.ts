@@ -11,8 +11,15 @@ import { type RunningBroker, startBroker } from '@subrosa/broker'
 import { systemClock, systemRandom } from '@subrosa/core'
 import { attestWorkload, simTee } from '@subrosa/launcher'
 import { generateOwnerKey, teePublicKeyOf, verifyEarToken } from '@subrosa/protocol'
-import { applyPolicy, BrokerClient, createKey, createOwnerKms } from '@subrosa/sdk'
-import { earCallerVerifier } from './callers.ts'
+import {
+  applyPolicy,
+  BrokerClient,
+  createKey,
+  createMemoryReplayCache,
+  createOwnerKms,
+  exchangeToken,
+} from '@subrosa/sdk'
+import { earCallerVerifier, exchangedCallerVerifier } from './callers.ts'
 import { MODEL_INPUT, MODEL_OUTPUT } from './model/export-onnx.ts'
 import { predictLogistic } from './model/logistic.ts'
 import { type TrainedModel, trainWdbcModel } from './model/train.ts'
@@ -93,6 +100,7 @@ workloads:
     keys: ["dx/model:unwrap"]
   - name: portal
     accept: [{ tee: sim, measurement: "${MEASUREMENT}" }]
+    calls: [diagnostics, billing]
 `,
     )
     trained = trainWdbcModel(await loadWdbc())
@@ -214,6 +222,46 @@ workloads:
     const text = JSON.stringify(logs)
     for (const v of input[MODEL_INPUT].data.slice(0, 5))
       assert.ok(!text.includes(String(v)), 'no input value in logs')
+  })
+
+  it('accepts an exchanged token for this audience once, and no other audience', async () => {
+    const service = await startModelService({
+      modelFile: new Uint8Array(await readFile(modelPath)),
+      attest: attestReplica,
+      verifyCaller: exchangedCallerVerifier({
+        jwks: broker.jwks,
+        issuer: broker.context.issuer,
+        audience: 'diagnostics',
+        replayCache: createMemoryReplayCache(),
+        workloads: [CALLER],
+      }),
+    })
+    replicas.push(service)
+    const caller = await attestWorkload({ client: client(), workload: CALLER, tee: tee() })
+    const input = { [MODEL_INPUT]: { dims: [1, 30], data: Array.from(trained.test.x[1] ?? []) } }
+    const call = async (token: string) => {
+      const { jwe } = await sealRequest((await attestedKeyOf(service)).jwk, input)
+      const res = await httpsCall(`${service.url}/v1/infer`, {
+        method: 'POST',
+        certPem: service.tls.certPem,
+        body: jwe,
+        authorization: `Bearer ${token}`,
+      })
+      return {
+        status: res.status,
+        code: res.status === 200 ? 'ok' : (JSON.parse(res.body) as { code: string }).code,
+      }
+    }
+    const { token } = await exchangeToken(client(), caller.token, 'diagnostics')
+    assert.deepEqual(await call(token), { status: 200, code: 'ok' })
+    assert.deepEqual(await call(token), { status: 401, code: 'ERR_INFER_UNAUTHORIZED' }, 'replayed')
+    const billing = await exchangeToken(client(), caller.token, 'billing')
+    assert.deepEqual(await call(billing.token), { status: 401, code: 'ERR_INFER_UNAUTHORIZED' })
+    assert.deepEqual(
+      await call(caller.token),
+      { status: 401, code: 'ERR_INFER_UNAUTHORIZED' },
+      'EAR token',
+    )
   })
 
   it('refuses to start when the policy grants no model key', async () => {

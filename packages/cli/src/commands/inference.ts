@@ -4,6 +4,7 @@ import { systemClock } from '@subrosa/core'
 import {
   type AttestRequest,
   earCallerVerifier,
+  exchangedCallerVerifier,
   loadWdbc,
   startModelService,
   trainWdbcModel,
@@ -18,7 +19,7 @@ import {
   TEE_CHOICES,
   type TeeProvider,
 } from '@subrosa/launcher'
-import type { BrokerClient } from '@subrosa/sdk'
+import { type BrokerClient, createMemoryReplayCache } from '@subrosa/sdk'
 import type { JSONWebKeySet, JWK } from 'jose'
 import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
 import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
@@ -103,16 +104,26 @@ function attestService(client: BrokerClient, workload: string, tee: TeeProvider)
   }
 }
 
-/** `'open'` without callers (the command checked `--open` was given), else an EAR verifier. */
-async function callerVerifier(callers: readonly string[], client: BrokerClient) {
+/**
+ * `'open'` without callers (the command checked `--open` was given); else a verifier of EAR
+ * tokens, or with `audience` of exchanged tokens (single use, remembered in this process only).
+ */
+async function callerVerifier(
+  callers: readonly string[],
+  audience: string | undefined,
+  client: BrokerClient,
+) {
   if (callers.length === 0) return 'open' as const
   const jwks = (await client.call('GET', '/.well-known/jwks.json', { kind: 'none' })).body
   const info = (await client.call('GET', '/.well-known/subrosa-broker', { kind: 'none' })).body
-  return earCallerVerifier({
+  const broker = {
     jwks: jwks as JSONWebKeySet,
     issuer: String((info as { issuer?: unknown }).issuer),
     workloads: callers,
-  })
+  }
+  return audience === undefined
+    ? earCallerVerifier(broker)
+    : exchangedCallerVerifier({ ...broker, audience, replayCache: createMemoryReplayCache() })
 }
 
 /** `subrosa serve-model` */
@@ -126,7 +137,8 @@ export const serveModel: Command = {
     "model's key through the broker, decrypts the model in memory only, and serves\n" +
     'GET /v1/attestation (its token; akpub = the request key) and POST /v1/infer (a JWE to that key,\n' +
     "answered with a JWE to the request's replyKey) with its own self-signed TLS certificate.\n" +
-    'Callers present their EAR token as Authorization: Bearer; --open accepts any caller.\n' +
+    'Callers present a broker token as Authorization: Bearer: their EAR token, or with --audience\n' +
+    "a service token from the broker's token exchange (single use); --open accepts any caller.\n" +
     'It re-attests with the same keys before its token expires; SIGINT/SIGTERM stop it.',
   json: true,
   options: {
@@ -152,6 +164,12 @@ export const serveModel: Command = {
       value: 'ns/policy/workload',
       multiple: true,
       description: 'A workload whose broker token may call the service',
+    },
+    audience: {
+      type: 'string',
+      value: 'name',
+      description:
+        "With --caller: accept only the broker's exchanged tokens for this audience, each once",
     },
     open: { type: 'boolean', description: 'Accept any caller, without a token' },
     'max-body': {
@@ -199,7 +217,7 @@ export const serveModel: Command = {
       const service = await startModelService({
         modelFile: new Uint8Array(modelFile),
         attest: attestService(client, workload, tee),
-        verifyCaller: await callerVerifier(callers, client),
+        verifyCaller: await callerVerifier(callers, stringOption(inv, 'audience'), client),
         hosts: names.length > 0 ? names : [host],
         host,
         port,
