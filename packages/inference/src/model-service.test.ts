@@ -264,6 +264,49 @@ workloads:
     )
   })
 
+  it('re-attests with the same keys before its token expires', async () => {
+    let attestations = 0
+    let readings = 0
+    let reattested: () => void = () => {}
+    const done = new Promise<void>((resolve) => {
+      reattested = resolve
+    })
+    const service = await startModelService({
+      modelFile: new Uint8Array(await readFile(modelPath)),
+      attest: async (request) => {
+        attestations++
+        return attestReplica(request)
+      },
+      verifyCaller: 'open',
+      // The certificate is dated by the first reading; after that the clock is an hour ahead,
+      // so the token looks expired and the service re-attests after the floor.
+      clock: () => new Date(Date.now() + (readings++ === 0 ? 0 : 3600_000)),
+      minReattestDelayMs: 20,
+      log: (e) => {
+        if (e.event === 'reattested') reattested()
+      },
+    })
+    try {
+      const before = service.token()
+      await done
+      assert.ok(attestations >= 2)
+      assert.notEqual(service.token(), before)
+      const { jwk } = await attestedKeyOf(service)
+      // The new token attests the same request key: a request sealed to it is answered.
+      const input = { [MODEL_INPUT]: { dims: [1, 30], data: Array.from(trained.test.x[2] ?? []) } }
+      const { jwe, replyPrivateKey } = await sealRequest(jwk, input)
+      const res = await httpsCall(`${service.url}/v1/infer`, {
+        method: 'POST',
+        certPem: service.tls.certPem,
+        body: jwe,
+      })
+      assert.equal(res.status, 200, res.body)
+      assert.ok((await openAnswer(res.body, replyPrivateKey)).outputs[MODEL_OUTPUT])
+    } finally {
+      await service.close()
+    }
+  })
+
   it('refuses to start when the policy grants no model key', async () => {
     await assert.rejects(
       startModelService({

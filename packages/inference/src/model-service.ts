@@ -43,6 +43,8 @@ export type ModelServiceOptions = {
   readonly maxBodyBytes?: number
   readonly log?: (event: ModelServiceLogEvent) => void
   readonly clock?: Clock
+  /** Shortest wait before a re-attestation, also after a failed one (default 10 s). */
+  readonly minReattestDelayMs?: number
 }
 
 /** A running model service. */
@@ -84,15 +86,22 @@ export async function startModelService(options: ModelServiceOptions): Promise<M
     host,
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+  }).catch(async (error: unknown) => {
+    await session.release()
+    throw error
   })
+  let closed = false
   let timer: NodeJS.Timeout | undefined
   const schedule = () => {
+    if (closed) return
     const exp = decodeJwt(token).exp ?? 0
-    const wait = Math.min(2 ** 31 - 1, Math.max(10_000, ((exp * 1000 - clock().getTime()) * 2) / 3))
+    const floor = options.minReattestDelayMs ?? 10_000
+    const wait = Math.min(2 ** 31 - 1, Math.max(floor, ((exp * 1000 - clock().getTime()) * 2) / 3))
     timer = setTimeout(() => {
       options
         .attest(request)
         .then((r) => {
+          if (closed) return
           token = r.token
           options.log?.({
             event: 'reattested',
@@ -116,6 +125,7 @@ export async function startModelService(options: ModelServiceOptions): Promise<M
     modelSha256: sha256,
     token: () => token,
     close: async () => {
+      closed = true
       clearTimeout(timer)
       await server.close()
       await session.release()

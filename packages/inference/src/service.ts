@@ -242,6 +242,8 @@ export async function serveInference(
       const chunks: Buffer[] = []
       let size = 0
       let over = false
+      // A client that goes away mid-body: nothing to answer.
+      req.on('error', () => res.destroy())
       req.on('data', (chunk: Buffer) => {
         size += chunk.length
         if (size > maxBody) over = true
@@ -254,10 +256,15 @@ export async function serveInference(
           authorization: req.headers.authorization,
           body: over ? new Uint8Array(0) : new Uint8Array(Buffer.concat(chunks)),
           oversize: over,
-        }).then((r) => {
-          res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' })
-          res.end(r.body)
         })
+          .then((r) => {
+            res.writeHead(r.status, {
+              'content-type': r.contentType,
+              'cache-control': 'no-store',
+            })
+            res.end(r.body)
+          })
+          .catch(() => res.destroy())
       })
     },
   )
