@@ -10,8 +10,13 @@ import { validateObject } from './validate-models.ts'
 
 const DEPLOY = join(import.meta.dirname, '../../../../deploy')
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' })
+const kustomizeMajor = Number(/Kustomize Version: v(\d+)/.exec(kubectl.stdout ?? '')?.[1] ?? 0)
 const noKubectl =
-  kubectl.status === 0 ? false : 'kubectl is not installed: kustomize builds are not checked'
+  kubectl.status !== 0
+    ? 'kubectl is not installed: kustomize builds are not checked'
+    : kustomizeMajor < 5
+      ? 'kubectl embeds kustomize older than v5: kustomize builds are not checked'
+      : false
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
