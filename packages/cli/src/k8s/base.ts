@@ -1,5 +1,14 @@
 // deploy/base: the broker as a Deployment of N stateless replicas on PostgreSQL, with its
 // Service, NetworkPolicies, ServiceAccount, (empty) RBAC and PodDisruptionBudget.
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment'
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
+import type { INetworkPolicyEgressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule'
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role'
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding'
+import type { INamespace } from 'kubernetes-models/v1/Namespace'
+import type { IService } from 'kubernetes-models/v1/Service'
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount'
 import { BROKER_PORT, brokerPodSpec, labels, selectorLabels } from './broker.ts'
 import type { K8sObject, RenderOptions } from './types.ts'
 
@@ -8,7 +17,7 @@ function meta(options: RenderOptions, name: string, component = 'broker') {
 }
 
 /** DNS egress to the cluster resolver (CoreDNS/kube-dns in kube-system). */
-export function dnsEgressRule() {
+export function dnsEgressRule(): INetworkPolicyEgressRule {
   return {
     to: [
       {
@@ -39,13 +48,13 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
           'pod-security.kubernetes.io/warn': 'restricted',
         },
       },
-    },
+    } satisfies INamespace,
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: meta(options, 'subrosa-broker'),
       automountServiceAccountToken: false,
-    },
+    } satisfies IServiceAccount,
     // The broker calls no Kubernetes API. The Role is empty on purpose: any future need shows
     // up as a reviewed rule here, and the token is not even mounted.
     {
@@ -53,14 +62,14 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
       kind: 'Role',
       metadata: meta(options, 'subrosa-broker'),
       rules: [],
-    },
+    } satisfies IRole,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
       metadata: meta(options, 'subrosa-broker'),
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'subrosa-broker' },
       subjects: [{ kind: 'ServiceAccount', name: 'subrosa-broker', namespace: options.namespace }],
-    },
+    } satisfies IRoleBinding,
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -70,7 +79,7 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
         selector: broker,
         ports: [{ name: 'https', port: BROKER_PORT, targetPort: 'https', protocol: 'TCP' }],
       },
-    },
+    } satisfies IService,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -85,25 +94,25 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
           spec: brokerPodSpec(options, 'postgres'),
         },
       },
-    },
+    } satisfies IDeployment,
     {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: meta(options, 'subrosa-broker'),
       spec: { maxUnavailable: 1, selector: { matchLabels: broker } },
-    },
+    } satisfies IPodDisruptionBudget,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: meta(options, 'subrosa-default-deny', 'network'),
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
-    },
+    } satisfies INetworkPolicy,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: meta(options, 'subrosa-allow-dns', 'network'),
       spec: { podSelector: {}, policyTypes: ['Egress'], egress: [dnsEgressRule()] },
-    },
+    } satisfies INetworkPolicy,
     // Workloads attest from any namespace (Spark pods, services): the broker port only.
     {
       apiVersion: 'networking.k8s.io/v1',
@@ -114,7 +123,7 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
         policyTypes: ['Ingress'],
         ingress: [{ ports: [{ protocol: 'TCP', port: BROKER_PORT }] }],
       },
-    },
+    } satisfies INetworkPolicy,
     // PostgreSQL may run outside the cluster (a managed database): port 5432 only. Narrow `to`
     // to the database's address block or pods in your own overlay.
     {
@@ -126,6 +135,6 @@ export function baseObjects(options: RenderOptions): K8sObject[] {
         policyTypes: ['Egress'],
         egress: [{ ports: [{ protocol: 'TCP', port: 5432 }] }],
       },
-    },
+    } satisfies INetworkPolicy,
   ]
 }

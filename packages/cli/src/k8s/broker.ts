@@ -1,5 +1,10 @@
 // The broker's pod: container, probes, volumes and the hardened security context that every
 // container Subrosa renders carries.
+import type { IContainer } from 'kubernetes-models/v1/Container'
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext'
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec'
+import type { IProbe } from 'kubernetes-models/v1/Probe'
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext'
 import type { RenderOptions } from './types.ts'
 
 /** Port the broker serves HTTPS on, in the container and the Service. */
@@ -33,7 +38,7 @@ export function selectorLabels(component: string): Record<string, string> {
 }
 
 /** Container security context: non-root, read-only root, no capabilities, no escalation. */
-export function containerSecurityContext(): Record<string, unknown> {
+export function containerSecurityContext(): ISecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: SUBROSA_UID,
@@ -47,7 +52,7 @@ export function containerSecurityContext(): Record<string, unknown> {
 }
 
 /** Pod security context: the same identity, and volumes group-readable by it. */
-export function podSecurityContext(): Record<string, unknown> {
+export function podSecurityContext(): IPodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: SUBROSA_UID,
@@ -62,7 +67,7 @@ export function brokerUrl(options: RenderOptions): string {
   return `https://subrosa-broker.${options.namespace}.svc:${BROKER_PORT}`
 }
 
-function probe(path: string, periodSeconds: number, failureThreshold: number) {
+function probe(path: string, periodSeconds: number, failureThreshold: number): IProbe {
   return {
     httpGet: { path, port: 'https', scheme: 'HTTPS' },
     periodSeconds,
@@ -76,12 +81,9 @@ function probe(path: string, periodSeconds: number, failureThreshold: number) {
  * (env `SUBROSA_POSTGRES`, never a value in the manifest); `'pglite'` keeps state under the data
  * volume, which the caller backs with a PersistentVolumeClaim.
  */
-export function brokerPodSpec(
-  options: RenderOptions,
-  store: 'postgres' | 'pglite',
-): Record<string, unknown> {
+export function brokerPodSpec(options: RenderOptions, store: 'postgres' | 'pglite'): IPodSpec {
   const { postgresSecret, unsealSecret, adminCaConfigMap } = REFERENCES
-  const container = {
+  const container: IContainer = {
     name: 'broker',
     image: options.image,
     imagePullPolicy: 'IfNotPresent',

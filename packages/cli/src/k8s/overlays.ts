@@ -1,4 +1,8 @@
 // deploy/overlays/pglite and cvm, and the table of every overlay.
+
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet'
+import type { INamespace } from 'kubernetes-models/v1/Namespace'
+import type { IPodTemplate } from 'kubernetes-models/v1/PodTemplate'
 import {
   brokerPodSpec,
   brokerUrl,
@@ -47,7 +51,7 @@ function pgliteOverlay(options: RenderOptions): Overlay {
             },
           ],
         },
-      },
+      } satisfies IStatefulSet,
     ],
   }
 }
@@ -87,7 +91,7 @@ function cvmOverlay(options: RenderOptions): Overlay {
             'pod-security.kubernetes.io/warn': 'restricted',
           },
         },
-      },
+      } satisfies INamespace,
       {
         apiVersion: 'v1',
         kind: 'PodTemplate',
@@ -139,7 +143,7 @@ function cvmOverlay(options: RenderOptions): Overlay {
             ],
           },
         },
-      },
+      } satisfies IPodTemplate,
     ],
   }
 }

@@ -1,6 +1,13 @@
 // deploy/overlays/sgx and sgx-aks: the broker on SGX nodes with EPC, and per SGX node a DCAP
 // quote helper (aesmd, socket on the host for enclaves) beside a PCCS-style collateral cache
 // that quote generation and the broker's verification both read.
+
+import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet'
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap'
+import type { INamespace } from 'kubernetes-models/v1/Namespace'
+import type { IService } from 'kubernetes-models/v1/Service'
+import type { IToleration } from 'kubernetes-models/v1/Toleration'
 import { dnsEgressRule } from './base.ts'
 import { containerSecurityContext, labels, podSecurityContext, selectorLabels } from './broker.ts'
 import type { K8sObject, Overlay, RenderOptions, Target } from './types.ts'
@@ -20,7 +27,7 @@ function pccsUrl(options: RenderOptions): string {
 }
 
 /** Tolerates the taint operators put on TEE node pools: `subrosa.dev/tee=<kind>:NoSchedule`. */
-export function teeToleration(kind: string) {
+export function teeToleration(kind: string): IToleration {
   return { key: 'subrosa.dev/tee', operator: 'Equal', value: kind, effect: 'NoSchedule' }
 }
 
@@ -54,13 +61,13 @@ function sgxObjects(options: RenderOptions): K8sObject[] {
           'pod-security.kubernetes.io/warn': 'restricted',
         },
       },
-    },
+    } satisfies INamespace,
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: meta('subrosa-sgx-qcnl'),
       data: { 'sgx_default_qcnl.conf': `${JSON.stringify(qcnl, null, 2)}\n` },
-    },
+    } satisfies IConfigMap,
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -72,7 +79,7 @@ function sgxObjects(options: RenderOptions): K8sObject[] {
         selector: helper,
         ports: [{ name: 'http', port: PCCS_PORT, targetPort: 'http', protocol: 'TCP' }],
       },
-    },
+    } satisfies IService,
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -153,19 +160,19 @@ function sgxObjects(options: RenderOptions): K8sObject[] {
           },
         },
       },
-    },
+    } satisfies IDaemonSet,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: meta('subrosa-default-deny', 'network'),
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
-    },
+    } satisfies INetworkPolicy,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: meta('subrosa-allow-dns', 'network'),
       spec: { podSelector: {}, policyTypes: ['Egress'], egress: [dnsEgressRule()] },
-    },
+    } satisfies INetworkPolicy,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -177,7 +184,7 @@ function sgxObjects(options: RenderOptions): K8sObject[] {
         // The cache fills itself from Intel's PCS over HTTPS.
         egress: [{ ports: [{ protocol: 'TCP', port: 443 }] }],
       },
-    },
+    } satisfies INetworkPolicy,
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -201,7 +208,7 @@ function sgxObjects(options: RenderOptions): K8sObject[] {
           },
         ],
       },
-    },
+    } satisfies INetworkPolicy,
   ]
 }
 
