@@ -45,6 +45,39 @@ describe('deploy/ is the renderer output', () => {
   })
 })
 
+describe('committed manifests hold no secret material', () => {
+  const SECRET_SHAPES = [
+    /postgres(ql)?:\/\/[^\s:@/]+:[^\s@/]+@/i, // a URL with a password
+    /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+    /^kind: Secret$/m,
+    /^\s*(stringData|data):\s*\n\s+[\w.-]*(password|key|token)[\w.-]*:/im,
+    /\b[A-Za-z0-9+/]{43}=/, // 32 bytes in base64, the size of an unseal key
+  ]
+
+  it('no file under deploy/ or testdata/ looks like a secret value', () => {
+    const testdata = join(import.meta.dirname, 'testdata')
+    const files = [
+      ...filesUnder(DEPLOY).map((f) => join(DEPLOY, f)),
+      ...readdirSync(testdata).map((f) => join(testdata, f)),
+    ]
+    assert.ok(files.length > 30)
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8')
+      for (const shape of SECRET_SHAPES) assert.doesNotMatch(text, shape, file)
+    }
+  })
+
+  it('the patterns catch what they are for', () => {
+    for (const [sample, i] of [
+      ['url: postgres://broker:s3cret@db:5432/x', 0],
+      ['kind: Secret\n', 2],
+      ['stringData:\n  db-password: x', 3],
+      ['ZmFrZS1yb290LWtleS1mYWtlLXJvb3Qta2V5LWZha2U=', 4],
+    ] as const)
+      assert.match(sample, SECRET_SHAPES[i] as RegExp)
+  })
+})
+
 describe('kubectl kustomize builds every overlay', { skip: noKubectl }, () => {
   for (const overlay of OVERLAYS)
     it(`deploy/${overlay === 'base' ? 'base' : `overlays/${overlay}`} builds the renderer's objects`, () => {
