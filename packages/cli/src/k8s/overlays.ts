@@ -1,6 +1,7 @@
 // deploy/overlays/pglite and cvm, and the table of every overlay.
 
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet'
+import type { IAffinity } from 'kubernetes-models/v1/Affinity'
 import type { INamespace } from 'kubernetes-models/v1/Namespace'
 import type { IPodTemplate } from 'kubernetes-models/v1/PodTemplate'
 import {
@@ -57,12 +58,27 @@ function pgliteOverlay(options: RenderOptions): Overlay {
 }
 
 /**
- * Confidential-VM node pools (TDX or SEV-SNP; AKS labels them `security-type=ConfidentialVM`):
+ * Confidential-VM node pools (TDX or SEV-SNP; AKS labels them `security-type=ConfidentialVM`, NFD
+ * labels TDX guests, other pools carry `subrosa.dev/tee=cvm`):
  * the broker runs there, and a PodTemplate shows how a launched workload mounts configfs-tsm.
  */
 function cvmOverlay(options: RenderOptions): Overlay {
   const workloads = `${options.namespace}-workloads`
-  const nodeSelector = { 'kubernetes.azure.com/security-type': 'ConfidentialVM' }
+  // Any one of: AKS confidential-VM pools (SEV-SNP DCasv5/ECasv5, TDX DCesv5/ECesv5); TDX guests
+  // as node-feature-discovery labels them; or a pool the operator labels itself (SEV-SNP guests).
+  const affinity: IAffinity = {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [
+          ['kubernetes.azure.com/security-type', 'ConfidentialVM'],
+          ['feature.node.kubernetes.io/cpu-security.tdx.protected', 'true'],
+          ['subrosa.dev/tee', 'cvm'],
+        ].map(([key = '', value = '']) => ({
+          matchExpressions: [{ key, operator: 'In', values: [value] }],
+        })),
+      },
+    },
+  }
   const pod = '/spec/template/spec'
   return {
     name: 'cvm',
@@ -72,7 +88,7 @@ function cvmOverlay(options: RenderOptions): Overlay {
       {
         target: BROKER,
         ops: [
-          { op: 'add', path: `${pod}/nodeSelector`, value: nodeSelector },
+          { op: 'add', path: `${pod}/affinity`, value: affinity },
           { op: 'add', path: `${pod}/tolerations`, value: [teeToleration('cvm')] },
         ],
       },
@@ -103,7 +119,7 @@ function cvmOverlay(options: RenderOptions): Overlay {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: podSecurityContext(),
-            nodeSelector,
+            affinity,
             tolerations: [teeToleration('cvm')],
             containers: [
               {

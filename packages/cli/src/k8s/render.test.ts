@@ -154,7 +154,11 @@ describe('k8s render: content', () => {
     assert.match(text('sgx'), /"kind":"DaemonSet"/)
     assert.match(text('sgx-aks'), /"kubernetes\.azure\.com\/sgx_epc_mem_in_MiB":"512"/)
     assert.doesNotMatch(text('sgx-aks'), /sgx\.intel\.com\/epc/)
-    assert.match(text('cvm'), /"kubernetes\.azure\.com\/security-type":"ConfidentialVM"/)
+    assert.match(
+      text('cvm'),
+      /"key":"kubernetes\.azure\.com\/security-type","operator":"In","values":\["ConfidentialVM"\]/,
+    )
+    assert.match(text('cvm'), /cpu-security\.tdx\.protected/)
     assert.match(text('cvm'), /"path":"\/sys\/kernel\/config"/)
     assert.doesNotMatch(text('base'), /sgx|security-type/)
   })
