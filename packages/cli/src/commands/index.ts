@@ -9,6 +9,7 @@ import { demo } from './demo.ts'
 import { decrypt, encrypt } from './encrypt.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { jobValidate } from './job.ts'
+import { k8sRender } from './k8s.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   run,
   launch,
   attestVerify,
+  k8sRender,
   audit,
   auditExport,
   auditVerify,
