@@ -44,14 +44,21 @@ const TEE_OPTIONS = {
   },
 } as const
 
-/** The account of an attestation, printed by `run` and `launch` (no secrets). */
-export function attestationSummary(attested: AttestedWorkload, measurement: Uint8Array) {
+/**
+ * The account of an attestation, printed by `run` and `launch` (no secrets). The measurement is
+ * the one the broker verified (from the token's annotated evidence: the hardware's for TDX, SNP
+ * and SGX), else the bundle's.
+ */
+export function attestationSummary(attested: AttestedWorkload, bundleMeasurement: Uint8Array) {
   const c = attested.claims
+  const verified = (c.submods.cpu0['ear.veraison.annotated-evidence'] as { measurement?: unknown })
+    .measurement
+  const measurement = typeof verified === 'string' ? verified : toHex(bundleMeasurement)
   return {
     workload: `${c['subrosa.workload'].namespace}/${c['subrosa.workload'].policy}/${c['subrosa.workload'].workload}`,
     tee: c['subrosa.tee'],
     insecure: attested.insecure,
-    measurement: toHex(measurement),
+    measurement,
     token: {
       issuer: c.iss,
       id: c.jti,
