@@ -15,6 +15,7 @@ import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
 import { policyImportScone } from './scone.ts'
 import { secretImport, secretList } from './secrets.ts'
+import { sparkRender } from './spark.ts'
 import { launch, run } from './workload.ts'
 
 /** Every command of `subrosa`, in the order `--help` lists them. */
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   parquetDecrypt,
   parquetRotateKeys,
   jobValidate,
+  sparkRender,
   run,
   launch,
   attestVerify,
