@@ -9,6 +9,7 @@ import { demo } from './demo.ts'
 import { decrypt, encrypt } from './encrypt.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { jobValidate } from './job.ts'
+import { jobRevoke } from './job-revoke.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   parquetDecrypt,
   parquetRotateKeys,
   jobValidate,
+  jobRevoke,
   sparkRender,
   run,
   launch,
