@@ -8,7 +8,7 @@ type Scalar = string | number | boolean
 export type SparkView = {
   readonly name: string
   readonly path: string
-  /** The master key the job declares for it (`subrosa:<ns>/<key>`); the runner checks the files. */
+  /** The master key the job declares for it (`<ns>/<key>`); the runner checks the files. */
   readonly masterKeyId?: string
 }
 
@@ -64,7 +64,12 @@ export function sparkPath(uri: string, where: string): string {
   )
 }
 
-const masterKeyId = (ref: string): string => `subrosa:${ref}`
+/**
+ * Master key ids in the short form `<ns>/<key>`, which the broker reads as `subrosa:<ns>/<key>`:
+ * parquet-java's `column.keys` syntax (`<id>:<col>,<col>;...`) cannot hold the `:` of the long
+ * form. Wrapped keys are bound to the id as written, so files Spark writes carry the short form.
+ */
+const masterKeyId = (ref: string): string => ref
 
 /**
  * Turn a job into the plan the Spark runner executes, refusing what Spark cannot do as the DuckDB

@@ -100,10 +100,7 @@ describe('subrosa spark render', () => {
         assert.equal(conf['spark.network.crypto.saslFallback'], 'false')
         assert.equal(conf['spark.ui.enabled'], 'false')
         assert.equal(conf['spark.hadoop.parquet.encryption.kms.instance.url'], options.broker)
-        assert.equal(
-          conf['spark.hadoop.parquet.encryption.footer.key'],
-          'subrosa:acme/taxi-results',
-        )
+        assert.equal(conf['spark.hadoop.parquet.encryption.footer.key'], 'acme/taxi-results')
         assert.equal(conf['spark.authenticate.secret'], undefined)
       }
       assert.equal(pods.length, 2, 'a driver and an executor pod spec')
@@ -171,7 +168,7 @@ describe('subrosa spark render', () => {
       {
         name: 'trips',
         path: 'abfss://lake@acmelake.dfs.core.windows.net/trips/',
-        masterKeyId: 'subrosa:acme/taxi',
+        masterKeyId: 'acme/taxi',
       },
     ])
   })
