@@ -55,6 +55,8 @@ FROM t WHERE fare < :max OR fare = :min GROUP BY \`Zone Name\``,
     refused("SELECT E'\\n'", "an E'...' escape string")
     refused('SELECT CAST(x AS HUGEINT) FROM t', 'the type HUGEINT')
     refused("SELECT 'open", 'an unterminated string literal')
+    refused('SELECT concat(a, b) FROM t', 'the function concat()')
+    refused('SELECT "a""b" FROM t', 'the identifier a')
   })
 
   it('lets names that are DuckDB keywords elsewhere through', () => {

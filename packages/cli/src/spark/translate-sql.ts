@@ -12,7 +12,8 @@ export type SparkSql = {
  * Functions whose name, arguments and result are the same in DuckDB and Spark SQL (3.5). Anything
  * else called in a query is refused: a function that exists in both under one name but means
  * something else (`dayofweek` counts from 0 in DuckDB and 1 in Spark, `regexp_replace` replaces
- * one match in DuckDB and all in Spark) is as wrong as one that does not exist.
+ * one match in DuckDB and all in Spark, `concat` skips NULLs in DuckDB and returns NULL in Spark)
+ * is as wrong as one that does not exist.
  */
 export const SPARK_FUNCTIONS: ReadonlySet<string> = new Set([
   'abs',
@@ -25,7 +26,6 @@ export const SPARK_FUNCTIONS: ReadonlySet<string> = new Set([
   'ceil',
   'ceiling',
   'coalesce',
-  'concat',
   'corr',
   'count',
   'count_if',
@@ -280,7 +280,8 @@ export function translateSql(query: string): SparkSql {
       const end = src.indexOf('"', i + 1)
       if (end === -1) refuse('an unterminated quoted identifier', 'the quote never closes')
       const name = src.slice(i + 1, end)
-      if (name.includes('`')) refuse(`the identifier ${name}`, 'it contains a backquote')
+      if (name.includes('`') || src[end + 1] === '"')
+        refuse(`the identifier ${name}`, 'it contains a quote character')
       out.push(`\`${name}\``)
       previousWord = name
       previousToken = 'identifier'
