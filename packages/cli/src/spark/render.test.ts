@@ -240,7 +240,19 @@ describe('subrosa spark render', () => {
       spec: { ...spec, sparkConf: { ...spec.sparkConf, 'spark.executor.instances': 3 } },
     })
     bad({ ...app, spec: { ...spec, executor: { ...spec.executor, instance: 3 } } })
-    const [, pod] = renderSpark(JOB, { ...BASE, rawPod: true }) as [Manifest, Manifest]
+    const [rawConfigMap, pod] = renderSpark(JOB, { ...BASE, rawPod: true }) as [Manifest, Manifest]
+    const data = rawConfigMap.data as Record<string, string>
+    const template = String(data['executor-template.yaml']).replace(
+      'name: spark-kubernetes-executor',
+      'name: 42',
+    )
+    assert.throws(
+      () =>
+        validateManifests([
+          { ...rawConfigMap, data: { ...data, 'executor-template.yaml': template } },
+        ]),
+      (e: unknown) => isSubrosaError(e) && e.code === 'ERR_SPARK_MANIFEST',
+    )
     const podSpec = pod.spec as { containers: Record<string, unknown>[] }
     bad({
       ...pod,

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import { ConfigMap, Pod } from 'kubernetes-models/v1'
+import { parse } from 'yaml'
 import { CliError } from '../errors.ts'
 import type { Manifest } from './render.ts'
 import schema from './sparkapplication.schema.json' with { type: 'json' }
@@ -36,7 +37,8 @@ function checkTemplate(kind: string, template: unknown): void {
 /**
  * Validate rendered manifests offline: the SparkApplication against the JSON schema written in
  * this repository for the fields Subrosa renders (`sparkapplication.schema.json`), its driver and
- * executor templates and every Pod and ConfigMap against the Kubernetes OpenAPI models
+ * executor templates (also the raw pod's, in its ConfigMap) and every Pod and ConfigMap against
+ * the Kubernetes OpenAPI models
  * (`kubernetes-models`).
  *
  * @throws CliError `ERR_SPARK_MANIFEST` (`details.kind`, `details.errors`).
@@ -56,7 +58,12 @@ export function validateManifests(manifests: readonly Manifest[]): void {
       checkTemplate('driver template', spec.driver.template)
       checkTemplate('executor template', spec.executor.template)
     } else if (m.kind === 'Pod') checkCore('Pod', () => new Pod(m as never))
-    else if (m.kind === 'ConfigMap') checkCore('ConfigMap', () => new ConfigMap(m as never))
-    else invalid(m.kind, ['not a kind the Spark renderer emits'])
+    else if (m.kind === 'ConfigMap') {
+      checkCore('ConfigMap', () => new ConfigMap(m as never))
+      // The raw pod's executor template is a Pod file the driver hands to Spark.
+      const template = (m.data as Record<string, string> | undefined)?.['executor-template.yaml']
+      if (template !== undefined)
+        checkCore('executor template', () => new Pod(parse(template) as never))
+    } else invalid(m.kind, ['not a kind the Spark renderer emits'])
   }
 }
