@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { parseJob } from '@subrosa/policy'
-import { renderSpark } from './render.ts'
+import { type Manifest, renderSpark } from './render.ts'
 
 const RUNNER = fileURLToPath(new URL('./run_job.py', import.meta.url))
 const FIXTURES = new URL('../../fixtures/spark/', import.meta.url)
@@ -27,10 +27,10 @@ describe('run_job.py (the Spark runner)', () => {
       executors: 1,
       broker: 'https://broker',
       rawPod: false,
-    })
+    }) as [Manifest]
     await writeFile(
       join(dir, 'plan.json'),
-      (configMap?.data as Record<string, string>)['plan.json'] ?? '',
+      (configMap.data as Record<string, string>)['plan.json'] ?? '',
     )
   })
   after(() => rm(dir, { recursive: true, force: true }))
