@@ -59,6 +59,16 @@ describe('subrosa spark render (CLI)', () => {
     assert.match(error.message, /list\(\)/)
   })
 
+  it('checks TEE resources offline: a bad quantity fails validation, a bad pair is a usage error', async () => {
+    const ok = capture(dir)
+    const args = ['spark', 'render', 'job.yaml', '--json', '--node-selector', 'pool=sgx']
+    assert.equal(await main([...args, '--resource', 'sgx.intel.com/epc=8Gi'], ok), 0)
+    const bad = capture(dir)
+    assert.equal(await main([...args, '--resource', 'sgx.intel.com/epc=ten'], bad), 1)
+    assert.equal(JSON.parse(bad.stdout.join('')).error.code, 'ERR_SPARK_MANIFEST')
+    assert.equal(await main([...args, '--resource', 'epc'], capture(dir)), 2)
+  })
+
   it('refuses a bad --executors as a usage error', async () => {
     const io = capture(dir)
     assert.equal(await main(['spark', 'render', 'job.yaml', '--executors', '0'], io), 2)

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { lintJob, parseJob, parsePolicy } from '@subrosa/policy'
 import { stringify } from 'yaml'
-import { type Command, positionals, stringOption } from '../command.ts'
+import { type Command, listOption, positionals, stringOption } from '../command.ts'
 import { readText } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { type Manifest, manifestsYaml, renderSpark } from '../spark/render.ts'
@@ -54,6 +54,24 @@ export const sparkRender: Command = {
       description: 'Broker URL as the pods reach it',
       default: 'https://subrosa-broker.subrosa.svc:8443',
     },
+    resource: {
+      type: 'string',
+      value: 'name=quantity',
+      multiple: true,
+      description:
+        'Extended resource every Spark container requests, e.g. sgx.intel.com/epc=8Gi (SGX node pools)',
+    },
+    'node-selector': {
+      type: 'string',
+      value: 'key=value',
+      multiple: true,
+      description: 'Node label the pods need, e.g. a confidential-VM node pool',
+    },
+    'runtime-class': {
+      type: 'string',
+      value: 'name',
+      description: 'RuntimeClass of the pods, e.g. kata-cc-tdx for Kata confidential containers',
+    },
     'raw-pod': {
       type: 'boolean',
       description: 'Render a driver Pod running spark-submit, for clusters without the operator',
@@ -96,6 +114,13 @@ export const sparkRender: Command = {
       executors,
       broker: stringOption(inv, 'broker') ?? '',
       rawPod: inv.options['raw-pod'] === true,
+      tee: {
+        resources: pairs(listOption(inv, 'resource'), '--resource'),
+        nodeSelector: pairs(listOption(inv, 'node-selector'), '--node-selector'),
+        ...(stringOption(inv, 'runtime-class') === undefined
+          ? {}
+          : { runtimeClassName: stringOption(inv, 'runtime-class') as string }),
+      },
     })
     validateManifests(manifests)
     const out = stringOption(inv, 'output')
@@ -119,6 +144,17 @@ export const sparkRender: Command = {
     else inv.io.out(`Wrote ${files.join(', ')}\n`)
     return 0
   },
+}
+
+/** `key=value` options as a record; the Kubernetes models check names and quantities. */
+function pairs(values: readonly string[], option: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of values) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new CliError('ERR_CLI_USAGE', `${option} ${pair}: expected key=value`)
+    out[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return out
 }
 
 function fileName(m: Manifest): string {

@@ -77,6 +77,14 @@ const VARIANTS: SparkRenderOptions[] = [
   { ...BASE, executors: 1, namespace: 'default', image: 'registry.example/spark@sha256:abc' },
   { ...BASE, executors: 40, rawPod: true, broker: 'https://broker.example:443' },
   { ...BASE, workload: 'acme/other-policy/spark-job' },
+  {
+    ...BASE,
+    tee: {
+      resources: { 'sgx.intel.com/epc': '8Gi', 'sgx.intel.com/enclave': '1' },
+      nodeSelector: { 'kubernetes.azure.com/sgx': 'true' },
+    },
+  },
+  { ...BASE, rawPod: true, tee: { runtimeClassName: 'kata-cc-tdx' } },
 ]
 
 describe('subrosa spark render', () => {
@@ -127,6 +135,35 @@ describe('subrosa spark render', () => {
         assert.equal(volume?.emptyDir?.medium, 'Memory', `${role}: the secret dir is in memory`)
       }
     }
+  })
+
+  it('puts the TEE resources, node selector and runtime class on every Spark pod', () => {
+    for (const rawPod of [false, true]) {
+      const tee = {
+        resources: { 'sgx.intel.com/epc': '8Gi' },
+        nodeSelector: { pool: 'sgx' },
+        runtimeClassName: 'kata-cc-tdx',
+      }
+      const manifests = renderSpark(JOB, { ...BASE, rawPod, tee })
+      validateManifests(manifests)
+      const { pods } = configurations(manifests)
+      assert.equal(pods.length, 2)
+      for (const { spec } of pods) {
+        const s = spec as PodSpec & { nodeSelector?: unknown; runtimeClassName?: unknown }
+        assert.deepEqual(s.nodeSelector, { pool: 'sgx' })
+        assert.equal(s.runtimeClassName, 'kata-cc-tdx')
+        const c = s.containers[0] as Container & { resources?: unknown }
+        assert.deepEqual(c.resources, {
+          requests: { 'sgx.intel.com/epc': '8Gi' },
+          limits: { 'sgx.intel.com/epc': '8Gi' },
+        })
+      }
+    }
+    const bad = renderSpark(JOB, { ...BASE, tee: { resources: { 'sgx.intel.com/epc': 'lots' } } })
+    assert.throws(
+      () => validateManifests(bad),
+      (e: unknown) => isSubrosaError(e) && e.code === 'ERR_SPARK_MANIFEST',
+    )
   })
 
   it('renders no secret value: no Secret, secretKeyRef, inline auth secret or host env', () => {

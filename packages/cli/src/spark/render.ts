@@ -20,6 +20,16 @@ export type SparkRenderOptions = {
   readonly broker: string
   /** A raw driver Pod running spark-submit (client mode) instead of a SparkApplication. */
   readonly rawPod: boolean
+  /**
+   * Where the TEE comes from: extended resources every Spark container requests and is limited to
+   * (`sgx.intel.com/epc: 8Gi`, `kubernetes.azure.com/sgx_epc_mem_in_MiB: "8192"`), node selectors
+   * (a confidential-VM node pool) and a runtime class (Kata confidential containers).
+   */
+  readonly tee?: {
+    readonly resources?: Readonly<Record<string, string>>
+    readonly nodeSelector?: Readonly<Record<string, string>>
+    readonly runtimeClassName?: string
+  }
 }
 
 /** A rendered Kubernetes object. */
@@ -192,9 +202,15 @@ function podParts(options: SparkRenderOptions, workload: string, configMapName: 
       '--',
       ...(options.rawPod && role === 'driver' ? [] : ['/opt/entrypoint.sh']),
     ]
+    const tee = options.tee ?? {}
+    const resources = tee.resources ?? {}
     return {
       metadata: { labels: { 'subrosa.dev/role': role } },
       spec: {
+        ...(tee.runtimeClassName === undefined ? {} : { runtimeClassName: tee.runtimeClassName }),
+        ...(tee.nodeSelector === undefined || Object.keys(tee.nodeSelector).length === 0
+          ? {}
+          : { nodeSelector: { ...tee.nodeSelector } }),
         automountServiceAccountToken: role === 'driver',
         securityContext: {
           runAsNonRoot: true,
@@ -207,6 +223,9 @@ function podParts(options: SparkRenderOptions, workload: string, configMapName: 
             image: options.image,
             command,
             env,
+            ...(Object.keys(resources).length === 0
+              ? {}
+              : { resources: { requests: { ...resources }, limits: { ...resources } } }),
             securityContext: {
               allowPrivilegeEscalation: false,
               capabilities: { drop: ['ALL'] },
