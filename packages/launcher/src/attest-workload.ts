@@ -30,6 +30,8 @@ export type AttestedWorkload = {
   injection(): Promise<Injection>
   /** One secret by KBS resource path. */
   resource(namespace: string, policy: string, name: string): Promise<Uint8Array>
+  /** End the job this token was issued for: the broker revokes every token of the job. */
+  endJob(): Promise<void>
 }
 
 /**
@@ -46,6 +48,8 @@ export async function attestWorkload(options: {
   /** `<namespace>/<policy>/<workload>` */
   readonly workload: string
   readonly tee: TeeProvider
+  /** The job this workload runs for (a Spark application id): its tokens are revoked together. */
+  readonly job?: string
   readonly clock?: Clock
 }): Promise<AttestedWorkload> {
   const { client, tee } = options
@@ -59,7 +63,10 @@ export async function attestWorkload(options: {
     {
       version: KBS_PROTOCOL_VERSION,
       tee: tee.tee,
-      'extra-params': { workload: options.workload },
+      'extra-params': {
+        workload: options.workload,
+        ...(options.job === undefined ? {} : { job: options.job }),
+      },
     },
   )
   const nonce = (auth.body as { nonce?: unknown }).nonce
@@ -106,6 +113,9 @@ export async function attestWorkload(options: {
       const path = `/kbs/v0/resource/${encodeURIComponent(namespace)}/${encodeURIComponent(policy)}/${encodeURIComponent(name)}`
       const res = await client.call('GET', path, { kind: 'bearer', token: token as string })
       return decryptWithKey(res.body, privateKey)
+    },
+    endJob: async () => {
+      await client.call('POST', '/kbs/v0/job/end', { kind: 'bearer', token: token as string })
     },
   }
 }
