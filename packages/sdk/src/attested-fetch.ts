@@ -84,7 +84,15 @@ export async function attestedFetch(
     const exchange =
       (method: 'GET' | 'POST', path: string, headers: Record<string, string>) =>
       (body: Uint8Array | undefined, limit: number) =>
-        send(agent, socket, peerCertificate, { target, method, path, headers, body, limit })
+        send(agent, socket, peerCertificate, {
+          target,
+          method,
+          path,
+          headers,
+          body,
+          limit,
+          timeoutMs,
+        })
     const attestation = await exchange('GET', ATTESTATION_PATH, { accept: 'application/json' })(
       undefined,
       MAX_ATTESTATION,
@@ -222,6 +230,7 @@ type Exchange = {
   readonly headers: Record<string, string>
   readonly body: Uint8Array | undefined
   readonly limit: number
+  readonly timeoutMs: number
 }
 
 /** One HTTP exchange on the pinned socket; the body is written only once that socket is assigned. */
@@ -239,8 +248,12 @@ function send(
       method: x.method,
       path: x.path,
       agent,
+      timeout: x.timeoutMs,
       headers: { ...x.headers, host: x.target.authority, 'content-length': String(body.length) },
     })
+    req.on('timeout', () =>
+      req.destroy(new SdkError('ERR_ATTESTED_CONNECT', 'The attested service timed out')),
+    )
     req.on('socket', (socket) => {
       const same =
         socket === pinned &&

@@ -118,8 +118,15 @@ export function attestedHandler<Caller>(
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (req.method === 'GET' && path === ATTESTATION_PATH) {
+      let token: string
+      try {
+        token = options.token()
+      } catch (error) {
+        refuse(res, error)
+        return
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify({ token: options.token() }))
+      res.end(JSON.stringify({ token }))
       return
     }
     if (req.method !== 'POST') {
