@@ -74,6 +74,8 @@ export async function attestedFetch(
     'replyKey' in payload
   )
     throw new SdkError('ERR_SDK_CONFIG', 'The payload must be a JSON object without replyKey')
+  if (!/^[A-Za-z0-9._~+/-]+=*$/.test(options.callerToken))
+    throw new SdkError('ERR_SDK_CONFIG', 'The caller token must be a compact JWT')
   const timeoutMs = options.timeoutMs ?? 30_000
   const socket = await openTls(target, expectation.ca, timeoutMs)
   const agent = new OneSocketAgent(socket)
@@ -81,22 +83,15 @@ export async function attestedFetch(
     const peerCertificate = new Uint8Array(socket.getPeerCertificate().raw ?? [])
     if (peerCertificate.length === 0)
       throw new SdkError('ERR_ATTESTED_CONNECT', 'The service presented no TLS certificate')
-    const exchange =
-      (method: 'GET' | 'POST', path: string, headers: Record<string, string>) =>
-      (body: Uint8Array | undefined, limit: number) =>
-        send(agent, socket, peerCertificate, {
-          target,
-          method,
-          path,
-          headers,
-          body,
-          limit,
-          timeoutMs,
-        })
-    const attestation = await exchange('GET', ATTESTATION_PATH, { accept: 'application/json' })(
-      undefined,
-      MAX_ATTESTATION,
-    )
+    const common = { target, timeoutMs }
+    const attestation = await send(agent, socket, peerCertificate, {
+      ...common,
+      method: 'GET',
+      path: ATTESTATION_PATH,
+      headers: { accept: 'application/json' },
+      body: undefined,
+      limit: MAX_ATTESTATION,
+    })
     if (attestation.status !== 200)
       throw new SdkError(
         'ERR_ATTESTED_RESPONSE',
@@ -117,11 +112,18 @@ export async function attestedFetch(
     )
       .setProtectedHeader({ ...ATTESTED_JWE })
       .encrypt(recipient)
-    const answer = await exchange('POST', target.path, {
-      accept: ATTESTED_MEDIA_TYPE,
-      authorization: `Bearer ${options.callerToken}`,
-      'content-type': ATTESTED_MEDIA_TYPE,
-    })(utf8(jwe), options.maxResponseBytes ?? 16 << 20)
+    const answer = await send(agent, socket, peerCertificate, {
+      ...common,
+      method: 'POST',
+      path: target.path,
+      headers: {
+        accept: ATTESTED_MEDIA_TYPE,
+        authorization: `Bearer ${options.callerToken}`,
+        'content-type': ATTESTED_MEDIA_TYPE,
+      },
+      body: utf8(jwe),
+      limit: options.maxResponseBytes ?? 16 << 20,
+    })
     if (answer.status >= 400) throw refusal(answer.status, answer.body)
     let plaintext: Uint8Array
     try {
