@@ -88,6 +88,8 @@ describe('attestedFetch over loopback HTTPS', () => {
     serveWith?: ServerCredentials
     /** Serve another token than the attested one. */
     token?: (real: string) => Promise<string>
+    /** Close the TLS connection after answering with the token. */
+    closeAfterToken?: boolean
   }): Promise<Service> {
     const client = new BrokerClient({ url: broker.url, caPem: broker.caPem })
     const attestWith = 'attestWith' in options ? options.attestWith : certA
@@ -126,6 +128,8 @@ describe('attestedFetch over loopback HTTPS', () => {
     const server: Server = createServer(
       { cert: tls.certPem, key: tls.keyPem },
       (req: IncomingMessage, res: ServerResponse) => {
+        if (req.method === 'GET' && options.closeAfterToken === true)
+          res.setHeader('connection', 'close')
         if (req.method === 'POST') {
           received.posts++
           req.on('data', (chunk: Buffer) => {
@@ -324,6 +328,12 @@ describe('attestedFetch over loopback HTTPS', () => {
     assert.equal(await refused(relay, unpinned), 'ERR_ATTESTED_TLS_BINDING')
     const unbound = await startService({ attestWith: undefined })
     assert.equal(await refused(unbound), 'ERR_ATTESTED_TLS_BINDING')
+  })
+
+  it('never sends the payload over another connection than the one it verified', async () => {
+    const closing = await startService({ closeAfterToken: true })
+    assert.equal(await refused(closing), 'ERR_ATTESTED_CONNECT')
+    assert.equal(closing.connections.count, 1)
   })
 
   it('the service refuses a replayed caller token and one for another audience, unread', async () => {
