@@ -41,7 +41,7 @@ export const BROKER_ERRORS = {
   ERR_KBS_NONCE_EXPIRED: 'The KBS nonce of this session expired before the attestation arrived.',
   ERR_KBS_NONCE_MISMATCH: 'The runtime data carries another nonce than the session issued.',
   ERR_KBS_BINDING:
-    "The evidence's report data is not the hash of the runtime data (nonce, TEE key).",
+    "The evidence's report data is not the hash of the runtime data (nonce, TEE key, TLS certificate hash).",
   ERR_TOKEN_STALE:
     'The token was issued under a policy version that is no longer current; attest again.',
   ERR_TOKEN_REVOKED:

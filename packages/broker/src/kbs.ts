@@ -99,7 +99,8 @@ export async function startSession(
 
 /**
  * `POST /kbs/v0/attest`: consume the session's nonce, verify the evidence and its binding to
- * `{nonce, tee-pubkey}`, evaluate the policy and issue an EAR token. Every outcome after the
+ * `{nonce, tee-pubkey[, tls-cert-sha256]}`, evaluate the policy and issue an EAR token (carrying
+ * `subrosa.tls-cert-sha256` when the runtime data binds a TLS certificate). Every outcome after the
  * nonce is consumed is one audit entry.
  *
  * @throws BrokerError `ERR_KBS_*`; AttestError; PolicyError `ERR_POLICY_DENIED`.
@@ -141,7 +142,7 @@ export async function attest(
     if (claims.reportData !== toHex(reportDataFor(request['runtime-data']))) {
       throw new BrokerError(
         'ERR_KBS_BINDING',
-        'The evidence report data does not bind this nonce and TEE key',
+        'The evidence report data does not bind this runtime data (nonce, TEE key, TLS certificate)',
       )
     }
     const stored = await requirePolicy(ctx, namespace, policyName)
@@ -183,6 +184,8 @@ export async function attest(
         },
         tee: claims.tee,
         insecure: claims.insecure,
+        // Bound by the report data checked above: the TLS certificate the workload serves with.
+        tlsCertSha256: request['runtime-data']['tls-cert-sha256'],
       },
       ctx.keys.signingKey,
     )

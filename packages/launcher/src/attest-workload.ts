@@ -12,6 +12,7 @@ import {
   type RuntimeData,
   reportDataFor,
   teePublicKeyOf,
+  tlsCertificateSha256,
   verifyEarToken,
 } from '@subrosa/protocol'
 import { type BrokerClient, createWorkloadKms } from '@subrosa/sdk'
@@ -24,6 +25,11 @@ export type AttestedWorkload = {
   readonly token: string
   readonly claims: EarClaims
   readonly insecure: boolean
+  /**
+   * The private half of the attested TEE key (non-extractable): what an attested service
+   * decrypts requests with (the token's `akpub`).
+   */
+  readonly teePrivateKey: CryptoKey
   /** KmsClient whose unwrapped keys only this process can open. */
   readonly kms: KmsClient
   /** The policy's injection for this workload (env, files, key grants). */
@@ -38,7 +44,15 @@ export type AttestedWorkload = {
  * Attest through the KBS flow: `auth` (nonce) -> an ephemeral EC P-256 key pair whose private
  * half never leaves this process -> evidence binding SHA-384 of `{nonce, tee-pubkey}` ->
  * `attest` -> an EAR token, verified against the broker's JWKS (fetched over the pinned TLS
- * connection) and checked to attest this key and nonce.
+ * connection) and checked to attest this key and nonce. With `tlsCertificate`, the runtime
+ * data also binds `tls-cert-sha256` (SHA-256 of the DER certificate) and the token must carry it
+ * as `subrosa.tls-cert-sha256`: callers then check that the service's TLS connection presents
+ * that very certificate (SDK `attestedFetch`).
+ *
+ * @example
+ * const attested = await attestWorkload({ client, workload: 'acme/health/diagnostics', tee,
+ *   tlsCertificate: certPem })
+ * attested.claims['subrosa.tls-cert-sha256'] // base64url SHA-256 of certPem's DER
  *
  * @throws BrokerCallError with the broker's code (e.g. `ERR_POLICY_DENIED`); LauncherError
  * `ERR_LAUNCHER_TOKEN`.
@@ -51,6 +65,8 @@ export async function attestWorkload(options: {
   /** The job this workload runs for (a Spark application id): its tokens are revoked together. */
   readonly job?: string
   readonly clock?: Clock
+  /** The TLS certificate (DER bytes or PEM) this workload serves with, to bind in the token. */
+  readonly tlsCertificate?: Uint8Array | string
 }): Promise<AttestedWorkload> {
   const { client, tee } = options
   const clock = options.clock ?? systemClock
@@ -82,6 +98,9 @@ export async function attestWorkload(options: {
       y: y as string,
       alg: 'ECDH-ES+A256KW',
     },
+    ...(options.tlsCertificate === undefined
+      ? {}
+      : { 'tls-cert-sha256': tlsCertificateSha256(options.tlsCertificate) }),
   }
   if (kty !== 'EC' || crv !== 'P-256')
     throw new LauncherError('ERR_LAUNCHER_TEE', 'Unexpected TEE key type')
@@ -101,6 +120,7 @@ export async function attestWorkload(options: {
     token: token as string,
     claims,
     insecure: claims['subrosa.insecure'],
+    teePrivateKey: privateKey,
     kms: createWorkloadKms(client, token as string, privateKey),
     injection: async () => {
       const res = await client.call('GET', '/kbs/v0/workload', {
@@ -148,9 +168,13 @@ async function verifyOwnToken(
   if (
     attestedKey.x !== ours.x ||
     attestedKey.y !== ours.y ||
-    claims.eat_nonce !== runtimeData.nonce
+    claims.eat_nonce !== runtimeData.nonce ||
+    claims['subrosa.tls-cert-sha256'] !== runtimeData['tls-cert-sha256']
   ) {
-    throw new LauncherError('ERR_LAUNCHER_TOKEN', 'The token does not attest this key and nonce')
+    throw new LauncherError(
+      'ERR_LAUNCHER_TOKEN',
+      'The token does not attest this key, nonce and TLS certificate',
+    )
   }
   return claims
 }
