@@ -16,6 +16,7 @@ import { exportAudit, verifyAuditLog } from './audit-checkpoints.ts'
 import type { BrokerContext } from './context.ts'
 import { dryRun } from './dry-run.ts'
 import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
+import { cancelJob, endJob } from './jobs.ts'
 import { attest, authenticateWorkload, startSession } from './kbs.ts'
 import { type KmsCaller, kmsUnwrap, kmsWrap } from './kms.ts'
 import { createMasterKey } from './master-keys.ts'
@@ -137,6 +138,9 @@ export function buildBrokerApp(
     })
     done()
   })
+  app.post('/kbs/v0/job/end', async (request) =>
+    endJob(ctx, await authenticateWorkload(ctx, bearerOf(request), sessionOf(request))),
+  )
 
   // KMS API: the parquet-java KmsClient contract, for workloads (token) and owners (signed).
   const kmsCaller = async (request: FastifyRequest): Promise<KmsCaller> => {
@@ -209,6 +213,10 @@ export function buildBrokerApp(
     )
     return revokeOwner(ctx, id, target)
   })
+  app.post<{ Params: { ns: string; policy: string; workload: string; job: string } }>(
+    '/admin/v0/jobs/:ns/:policy/:workload/:job/revoke',
+    async (request) => cancelJob(ctx, await owner(request), request.params),
+  )
   app.post('/admin/v0/dry-run', async (request) => dryRun(ctx, await owner(request), request.body))
   app.post('/admin/v0/keys', async (request, reply) => {
     const id = await owner(request)

@@ -41,9 +41,14 @@ export const BROKER_ERRORS = {
   ERR_KBS_NONCE_EXPIRED: 'The KBS nonce of this session expired before the attestation arrived.',
   ERR_KBS_NONCE_MISMATCH: 'The runtime data carries another nonce than the session issued.',
   ERR_KBS_BINDING:
-    "The evidence's report data is not the hash of the runtime data (nonce, TEE key).",
+    "The evidence's report data is not the hash of the runtime data (nonce, TEE key, TLS certificate hash).",
   ERR_TOKEN_STALE:
     'The token was issued under a policy version that is no longer current; attest again.',
+  ERR_TOKEN_REVOKED:
+    'The token belongs to a job that ended or was revoked; it no longer releases keys or secrets.',
+  ERR_JOB_REVOKED:
+    'The job named in the attestation was revoked (ended or cancelled); a job id is never reused.',
+  ERR_JOB_NONE: 'The token was issued without a job, so it has no job to end.',
   ERR_KMS_NOT_GRANTED: 'The workload is not granted this operation on this master key.',
   ERR_BROKER_SECRET_KIND:
     'The secret is of another kind than the request needs (e.g. importing a generated secret).',
@@ -90,6 +95,9 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_KBS_BINDING: 401,
   ERR_TOKEN_STALE: 401,
   ERR_KMS_NOT_GRANTED: 403,
+  ERR_TOKEN_REVOKED: 401,
+  ERR_JOB_REVOKED: 403,
+  ERR_JOB_NONE: 400,
   ERR_BROKER_SECRET_KIND: 409,
   ERR_BROKER_SECRET_VALUE: 400,
   ERR_EXCHANGE_UNSUPPORTED: 400,

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createSimEvidence, generateSimPlatformKey } from '@subrosa/attest'
 import { fromBase64, toHex } from '@subrosa/core'
-import { decryptWithKey, type RuntimeData, reportDataFor, verifyEarToken } from '@subrosa/protocol'
+import {
+  decryptWithKey,
+  type RuntimeData,
+  reportDataFor,
+  tlsCertificateSha256,
+  verifyEarToken,
+} from '@subrosa/protocol'
 import { type CryptoKey, generateKeyPair, type JWK } from 'jose'
 import { publicJwks } from './state.ts'
 import { startTestBroker, type TestBroker } from './testing/harness.ts'
@@ -22,10 +28,16 @@ async function attest(
     workload?: string
     mutate?: (rd: RuntimeData) => RuntimeData
     evidenceAt?: Date
+    /** Bind this TLS certificate hash in the runtime data (and so in the evidence). */
+    tlsCertSha256?: string
   } = {},
 ): Promise<Attempt> {
   const session = await openKbsSession(tb, 'sim', options.workload ?? 'acme/analytics/job')
-  const { cookie, runtimeData, teeKey } = session
+  const { cookie, teeKey } = session
+  const runtimeData: RuntimeData =
+    options.tlsCertSha256 === undefined
+      ? session.runtimeData
+      : { ...session.runtimeData, 'tls-cert-sha256': options.tlsCertSha256 }
   const evidence = await createSimEvidence(
     {
       measurement: Buffer.from(options.measurement ?? MEASUREMENT, 'hex'),
@@ -189,6 +201,36 @@ describe('KBS workload API', () => {
     assert.equal(forged.body.code, 'ERR_ATTEST_UNTRUSTED_KEY')
     const stale = await attest(tb, { evidenceAt: new Date(tb.now().getTime() - 3_600_000) })
     assert.equal(stale.body.code, 'ERR_ATTEST_EXPIRED')
+  })
+
+  it('copies a bound TLS certificate hash into the token, and refuses one the evidence does not bind', async () => {
+    const verify = (token: unknown) =>
+      verifyEarToken(token, {
+        jwks: publicJwks(tb.context.keys.signingKey),
+        issuer: 'https://broker.test',
+        now: tb.now(),
+      })
+    const certHash = tlsCertificateSha256(new TextEncoder().encode('service certificate'))
+    const bound = await attest(tb, { tlsCertSha256: certHash })
+    assert.equal(bound.status, 200, JSON.stringify(bound.body))
+    assert.equal((await verify(bound.body.token))['subrosa.tls-cert-sha256'], certHash)
+    const plain = await attest(tb)
+    assert.equal(plain.status, 200, JSON.stringify(plain.body))
+    assert.equal((await verify(plain.body.token))['subrosa.tls-cert-sha256'], undefined)
+
+    const other = tlsCertificateSha256(new TextEncoder().encode('another certificate'))
+    const swapped = await attest(tb, {
+      tlsCertSha256: certHash,
+      mutate: (rd) => ({ ...rd, 'tls-cert-sha256': other }),
+    })
+    assert.equal(swapped.body.code, 'ERR_KBS_BINDING')
+    const added = await attest(tb, { mutate: (rd) => ({ ...rd, 'tls-cert-sha256': other }) })
+    assert.equal(added.body.code, 'ERR_KBS_BINDING')
+    const dropped = await attest(tb, {
+      tlsCertSha256: certHash,
+      mutate: ({ 'tls-cert-sha256': _dropped, ...rd }) => rd,
+    })
+    assert.equal(dropped.body.code, 'ERR_KBS_BINDING')
   })
 
   it('rejects tokens signed by another key, and tokens of a superseded policy', async () => {

@@ -32,6 +32,9 @@ import { requirePolicy, type StoredPolicy } from './policies.ts'
 import { publicJwks, randomId } from './state.ts'
 import { verificationOptions } from './verification.ts'
 
+/** A job id: a Spark application id (`spark-<hex>`) or any DNS-label-like name. */
+export const JOB_ID = /^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$/
+
 const WORKLOAD_REF =
   /^([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/
 
@@ -64,6 +67,14 @@ export async function startSession(
       'extra-params.workload must name <namespace>/<policy>/<workload>',
     )
   }
+  const job =
+    typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>).job : undefined
+  if (job !== undefined && (typeof job !== 'string' || !JOB_ID.test(job))) {
+    throw new ProtocolError(
+      'ERR_PROTOCOL_MALFORMED',
+      'extra-params.job must be a job id of lower-case letters, digits, dots and dashes (at most 63)',
+    )
+  }
   const sessionId = randomId(ctx.random, 32)
   const nonce = randomId(ctx.random, 32)
   const now = ctx.clock()
@@ -71,7 +82,7 @@ export async function startSession(
   // a token would; older ones are dropped so that unauthenticated auth calls cannot grow the table.
   // One statement (one round trip): purge, then open the session.
   await ctx.db.query(
-    'WITH purged AS (DELETE FROM kbs_sessions WHERE expires_at < $7) INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    'WITH purged AS (DELETE FROM kbs_sessions WHERE expires_at < $7) INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at, job) VALUES ($1, $2, $3, $4, $5, $6, $8)',
     [
       sessionId,
       nonce,
@@ -80,6 +91,7 @@ export async function startSession(
       now,
       new Date(now.getTime() + ctx.nonceTtlSeconds * 1000),
       new Date(now.getTime() - ctx.tokenTtlSeconds * 1000),
+      job ?? null,
     ],
   )
   return { sessionId, nonce }
@@ -87,7 +99,8 @@ export async function startSession(
 
 /**
  * `POST /kbs/v0/attest`: consume the session's nonce, verify the evidence and its binding to
- * `{nonce, tee-pubkey}`, evaluate the policy and issue an EAR token. Every outcome after the
+ * `{nonce, tee-pubkey[, tls-cert-sha256]}`, evaluate the policy and issue an EAR token (carrying
+ * `subrosa.tls-cert-sha256` when the runtime data binds a TLS certificate). Every outcome after the
  * nonce is consumed is one audit entry.
  *
  * @throws BrokerError `ERR_KBS_*`; AttestError; PolicyError `ERR_POLICY_DENIED`.
@@ -101,9 +114,18 @@ export async function attest(
   const session = await consumeSession(ctx, sessionId)
   const [, namespace = '', policyName = '', workloadName = ''] =
     WORKLOAD_REF.exec(session.workload) ?? []
-  const audit = { workload: session.workload, tee: session.tee }
+  const audit = {
+    workload: session.workload,
+    tee: session.tee,
+    ...(session.job === null ? {} : { job: session.job }),
+  }
   let claims: Claims | undefined
   try {
+    if (session.job !== null && (await jobRevoked(ctx, session.workload, session.job)))
+      throw new BrokerError(
+        'ERR_JOB_REVOKED',
+        `Job ${session.job} of ${session.workload} was revoked; start a new job`,
+      )
     if (request['runtime-data'].nonce !== session.nonce) {
       throw new BrokerError(
         'ERR_KBS_NONCE_MISMATCH',
@@ -120,7 +142,7 @@ export async function attest(
     if (claims.reportData !== toHex(reportDataFor(request['runtime-data']))) {
       throw new BrokerError(
         'ERR_KBS_BINDING',
-        'The evidence report data does not bind this nonce and TEE key',
+        'The evidence report data does not bind this runtime data (nonce, TEE key, TLS certificate)',
       )
     }
     const stored = await requirePolicy(ctx, namespace, policyName)
@@ -162,9 +184,24 @@ export async function attest(
         },
         tee: claims.tee,
         insecure: claims.insecure,
+        // Bound by the report data checked above: the TLS certificate the workload serves with.
+        tlsCertSha256: request['runtime-data']['tls-cert-sha256'],
       },
       ctx.keys.signingKey,
     )
+    if (session.job !== null) {
+      const issued = ctx.clock()
+      await ctx.db.query(
+        'WITH purged AS (DELETE FROM workload_tokens WHERE expires_at < $4) INSERT INTO workload_tokens (jti, workload, job, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+        [
+          jti,
+          session.workload,
+          session.job,
+          issued,
+          new Date(issued.getTime() + ctx.tokenTtlSeconds * 1000),
+        ],
+      )
+    }
     // Stored sealed: no token reaches the database in the clear.
     await ctx.db.query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [
       sessionId,
@@ -220,7 +257,16 @@ export async function attest(
   }
 }
 
-type Session = { nonce: string; tee: string; workload: string }
+type Session = { nonce: string; tee: string; workload: string; job: string | null }
+
+/** Whether `job` of `workload` (`<ns>/<policy>/<workload>`) was revoked. */
+async function jobRevoked(ctx: BrokerContext, workload: string, job: string): Promise<boolean> {
+  const rows = await ctx.db.query(
+    'SELECT 1 FROM job_revocations WHERE workload = $1 AND job = $2',
+    [workload, job],
+  )
+  return rows.rows.length > 0
+}
 
 async function consumeSession(ctx: BrokerContext, sessionId: string | undefined): Promise<Session> {
   if (sessionId === undefined)
@@ -228,7 +274,7 @@ async function consumeSession(ctx: BrokerContext, sessionId: string | undefined)
   const now = ctx.clock()
   const row = (
     await ctx.db.query<Session & { expires_at: Date }>(
-      'UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING nonce, tee, workload, expires_at',
+      'UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING nonce, tee, workload, job, expires_at',
       [sessionId, now],
     )
   ).rows[0]
@@ -256,13 +302,16 @@ export type WorkloadIdentity = {
   readonly workload: Workload
   /** `<ns>/<policy>/<workload>` */
   readonly ref: string
+  /** The job the token was issued for (KBS auth `extra-params.job`), if any. */
+  readonly job?: string
 }
 
 /**
  * Authenticate a workload by bearer token or attested KBS session. The token must verify under
  * this broker's key and name the current version of its policy.
  *
- * @throws BrokerError `ERR_BROKER_UNAUTHENTICATED`, `ERR_TOKEN_STALE`; ProtocolError `ERR_TOKEN_*`.
+ * @throws BrokerError `ERR_BROKER_UNAUTHENTICATED`, `ERR_TOKEN_STALE`, `ERR_TOKEN_REVOKED` (its job
+ * ended or was revoked); ProtocolError `ERR_TOKEN_*`.
  */
 export async function authenticateWorkload(
   ctx: BrokerContext,
@@ -293,6 +342,18 @@ export async function authenticateWorkload(
     now: ctx.clock(),
   })
   const w = claims['subrosa.workload']
+  // One query, answered alike by every replica: the token's job and whether it was revoked.
+  const jobRow = (
+    await ctx.db.query<{ job: string; revoked: boolean }>(
+      'SELECT t.job, r.job IS NOT NULL AS revoked FROM workload_tokens t LEFT JOIN job_revocations r ON r.workload = t.workload AND r.job = t.job WHERE t.jti = $1',
+      [claims.jti],
+    )
+  ).rows[0]
+  if (jobRow?.revoked === true)
+    throw new BrokerError(
+      'ERR_TOKEN_REVOKED',
+      `The token's job ${jobRow.job} ended or was revoked; it releases nothing`,
+    )
   const stored = await requirePolicy(ctx, w.namespace, w.policy)
   if (stored.hash !== w.policyHash) {
     throw new BrokerError(
@@ -309,5 +370,6 @@ export async function authenticateWorkload(
     stored,
     workload,
     ref: `${w.namespace}/${w.policy}/${w.workload}`,
+    ...(jobRow === undefined ? {} : { job: jobRow.job }),
   }
 }

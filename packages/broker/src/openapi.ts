@@ -67,6 +67,7 @@ export const ROUTES: readonly RouteSpec[] = [
     { type: 'application/jose+json' },
   ),
   r('GET', '/kbs/v0/workload', 'kbs', "The workload's injection as a JWE.", 'workload'),
+  r('POST', '/kbs/v0/job/end', 'kbs', "End the token's job: its tokens are revoked.", 'workload'),
   r('POST', '/kms/v0/wrap', 'kms', 'Wrap a key under a master key.', 'workload-or-owner', {
     body: wrapRequestSchema,
   }),
@@ -86,6 +87,13 @@ export const ROUTES: readonly RouteSpec[] = [
     body: applyPolicyRequestSchema,
   }),
   r('GET', '/admin/v0/policies/:ns/:name', 'admin', 'The current version of a policy.', 'owner'),
+  r(
+    'POST',
+    '/admin/v0/jobs/:ns/:policy/:workload/:job/revoke',
+    'admin',
+    "Cancel a job: revoke its workload's tokens for it.",
+    'owner',
+  ),
   r('POST', '/admin/v0/dry-run', 'admin', 'Appraise evidence against a policy.', 'owner', {
     body: dryRunRequestSchema,
   }),

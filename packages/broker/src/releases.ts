@@ -9,6 +9,15 @@ import type { WorkloadIdentity } from './kbs.ts'
 import { latestPolicy } from './policies.ts'
 import { type OpenedSecret, resolveSecret, secretView } from './secrets.ts'
 
+/**
+ * Whom derived secrets are derived for: the workload, or for a job token the workload's job
+ * (`<ns>/<policy>/<workload>#<job>`), so that a Spark job's driver and executors share a
+ * per-job value (the Spark auth secret) that no other job of the same workload knows.
+ */
+export function derivationScope(identity: WorkloadIdentity): string {
+  return identity.job === undefined ? identity.ref : `${identity.ref}#${identity.job}`
+}
+
 /** Names of the secrets a workload's injection templates reference. */
 export function referencedSecrets(identity: WorkloadIdentity): Set<string> {
   const names = new Set<string>()
@@ -55,7 +64,7 @@ export async function releaseResource(
       `Workload ${identity.ref} may not read secret ${namespace}/${policy}/${name}`,
     )
   }
-  const secret = await resolveSecret(ctx, source, name, identity.ref)
+  const secret = await resolveSecret(ctx, source, name, derivationScope(identity))
   try {
     const jwe = await encryptToKey(secret.value, identity.teeKey)
     await audit(
@@ -97,7 +106,10 @@ export async function releaseInjection(
   const w = identity.claims['subrosa.workload']
   const values = new Map<string, OpenedSecret>()
   for (const name of referencedSecrets(identity))
-    values.set(name, await resolveSecret(ctx, identity.stored.policy, name, identity.ref))
+    values.set(
+      name,
+      await resolveSecret(ctx, identity.stored.policy, name, derivationScope(identity)),
+    )
   const lookup = (name: string, part: SecretPart | undefined): Uint8Array => {
     const v = values.get(name)
     if (v === undefined)

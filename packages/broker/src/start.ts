@@ -26,6 +26,15 @@ import { initOrUnseal, publicJwks } from './state.ts'
 import { openPostgresStore } from './store/postgres.ts'
 import { openPgliteStore } from './store/store.ts'
 
+/** Host name or IP of a URL (brackets of IPv6 removed), or undefined when it is not a URL. */
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1') || undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** Version reported by the broker. */
 export const BROKER_BUILD = 'subrosa-broker 0.1.0'
 
@@ -138,7 +147,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         ? []
         : await setUpRecoveryFiles(store.db, keys.rootKey, options.recovery, clock, random)
     let issuer = options.publicUrl ?? ''
-    const hosts = [...new Set([host, '127.0.0.1', 'localhost'])]
+    // The certificate also names the public URL's host, which clients in a cluster dial.
+    const publicHost = options.publicUrl === undefined ? undefined : hostOf(options.publicUrl)
+    const hosts = [
+      ...new Set([host, ...(publicHost ? [publicHost] : []), '127.0.0.1', 'localhost']),
+    ]
     const tls = await issueServerCertificate(keys.ca, hosts, clock(), random(16))
     const selfAttestation =
       options.selfAttestation === undefined

@@ -185,6 +185,7 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     assert.equal(json(await run(['policy', 'apply', 'policy.yaml', '--json'], dir)).version, 1)
     const ran = json(await run(['run', 'job.yaml', '--json'], dir))
     assert.equal(ran.insecure, true)
+    assert.equal(ran.measurement, measurement, 'the measurement the broker verified')
     assert.equal((ran.outputs as { rows: number }[])[0]?.rows, 2)
     json(await run(['decrypt', 'result.parquet', 'result.plain.parquet', '--json'], dir))
     assert.equal((await stat(join(dir, 'result.plain.parquet'))).mode & 0o777, 0o600)

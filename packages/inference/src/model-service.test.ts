@@ -63,13 +63,13 @@ describe('two attested inference replicas sharing a model key through the broker
     })
 
   /** The launcher's attestation of a service replica: keys only from the broker. */
-  const attestReplica = async ({ keyPair }: AttestRequest) => {
-    // TLS binding: pass `tlsCertificate` here once attestWorkload takes it (subrosa.tls-cert-sha256).
+  const attestReplica = async ({ keyPair, tlsCertificate }: AttestRequest) => {
     const attested = await attestWorkload({
       client: client(),
       workload: SERVICE,
       tee: tee(),
       keyPair,
+      tlsCertificate,
     })
     return { token: attested.token, kms: attested.kms }
   }

@@ -12,6 +12,7 @@ import {
   type RuntimeData,
   reportDataFor,
   teePublicKeyOf,
+  tlsCertificateSha256,
   verifyEarToken,
 } from '@subrosa/protocol'
 import { type BrokerClient, createWorkloadKms } from '@subrosa/sdk'
@@ -24,19 +25,34 @@ export type AttestedWorkload = {
   readonly token: string
   readonly claims: EarClaims
   readonly insecure: boolean
+  /**
+   * The private half of the attested TEE key (non-extractable): what an attested service
+   * decrypts requests with (the token's `akpub`).
+   */
+  readonly teePrivateKey: CryptoKey
   /** KmsClient whose unwrapped keys only this process can open. */
   readonly kms: KmsClient
   /** The policy's injection for this workload (env, files, key grants). */
   injection(): Promise<Injection>
   /** One secret by KBS resource path. */
   resource(namespace: string, policy: string, name: string): Promise<Uint8Array>
+  /** End the job this token was issued for: the broker revokes every token of the job. */
+  endJob(): Promise<void>
 }
 
 /**
  * Attest through the KBS flow: `auth` (nonce) -> an ephemeral EC P-256 key pair whose private
  * half never leaves this process -> evidence binding SHA-384 of `{nonce, tee-pubkey}` ->
  * `attest` -> an EAR token, verified against the broker's JWKS (fetched over the pinned TLS
- * connection) and checked to attest this key and nonce.
+ * connection) and checked to attest this key and nonce. With `tlsCertificate`, the runtime
+ * data also binds `tls-cert-sha256` (SHA-256 of the DER certificate) and the token must carry it
+ * as `subrosa.tls-cert-sha256`: callers then check that the service's TLS connection presents
+ * that very certificate (SDK `attestedFetch`).
+ *
+ * @example
+ * const attested = await attestWorkload({ client, workload: 'acme/health/diagnostics', tee,
+ *   tlsCertificate: certPem })
+ * attested.claims['subrosa.tls-cert-sha256'] // base64url SHA-256 of certPem's DER
  *
  * @throws BrokerCallError with the broker's code (e.g. `ERR_POLICY_DENIED`); LauncherError
  * `ERR_LAUNCHER_TOKEN`.
@@ -46,7 +62,11 @@ export async function attestWorkload(options: {
   /** `<namespace>/<policy>/<workload>` */
   readonly workload: string
   readonly tee: TeeProvider
+  /** The job this workload runs for (a Spark application id): its tokens are revoked together. */
+  readonly job?: string
   readonly clock?: Clock
+  /** The TLS certificate (DER bytes or PEM) this workload serves with, to bind in the token. */
+  readonly tlsCertificate?: Uint8Array | string
   /**
    * The TEE key pair to attest (EC P-256, ECDH-ES+A256KW), for a workload that also decrypts
    * requests sent to its attested key (the inference service). Default: a fresh non-extractable
@@ -66,7 +86,10 @@ export async function attestWorkload(options: {
     {
       version: KBS_PROTOCOL_VERSION,
       tee: tee.tee,
-      'extra-params': { workload: options.workload },
+      'extra-params': {
+        workload: options.workload,
+        ...(options.job === undefined ? {} : { job: options.job }),
+      },
     },
   )
   const nonce = (auth.body as { nonce?: unknown }).nonce
@@ -82,6 +105,9 @@ export async function attestWorkload(options: {
       y: y as string,
       alg: 'ECDH-ES+A256KW',
     },
+    ...(options.tlsCertificate === undefined
+      ? {}
+      : { 'tls-cert-sha256': tlsCertificateSha256(options.tlsCertificate) }),
   }
   if (kty !== 'EC' || crv !== 'P-256')
     throw new LauncherError('ERR_LAUNCHER_TEE', 'Unexpected TEE key type')
@@ -101,6 +127,7 @@ export async function attestWorkload(options: {
     token: token as string,
     claims,
     insecure: claims['subrosa.insecure'],
+    teePrivateKey: privateKey,
     kms: createWorkloadKms(client, token as string, privateKey),
     injection: async () => {
       const res = await client.call('GET', '/kbs/v0/workload', {
@@ -113,6 +140,9 @@ export async function attestWorkload(options: {
       const path = `/kbs/v0/resource/${encodeURIComponent(namespace)}/${encodeURIComponent(policy)}/${encodeURIComponent(name)}`
       const res = await client.call('GET', path, { kind: 'bearer', token: token as string })
       return decryptWithKey(res.body, privateKey)
+    },
+    endJob: async () => {
+      await client.call('POST', '/kbs/v0/job/end', { kind: 'bearer', token: token as string })
     },
   }
 }
@@ -145,9 +175,13 @@ async function verifyOwnToken(
   if (
     attestedKey.x !== ours.x ||
     attestedKey.y !== ours.y ||
-    claims.eat_nonce !== runtimeData.nonce
+    claims.eat_nonce !== runtimeData.nonce ||
+    claims['subrosa.tls-cert-sha256'] !== runtimeData['tls-cert-sha256']
   ) {
-    throw new LauncherError('ERR_LAUNCHER_TOKEN', 'The token does not attest this key and nonce')
+    throw new LauncherError(
+      'ERR_LAUNCHER_TOKEN',
+      'The token does not attest this key, nonce and TLS certificate',
+    )
   }
   return claims
 }

@@ -13,6 +13,8 @@ export const LAUNCHER_ERRORS = {
   ERR_LAUNCHER_INJECTION:
     'The injection from the broker is malformed or names a file outside /run/subrosa.',
   ERR_LAUNCHER_SPAWN: 'The workload command cannot be started.',
+  ERR_LAUNCHER_SECRET_FILE:
+    'The secret file (e.g. the Spark auth secret) cannot be written where asked; the command was not started.',
 } as const
 
 export type LauncherErrorCode = keyof typeof LAUNCHER_ERRORS

@@ -4,6 +4,7 @@ export { LAUNCHER_ERRORS, LauncherError, type LauncherErrorCode } from './errors
 export { INJECT_ROOT, materializeInjection } from './inject.ts'
 export { type LaunchResult, launchCommand } from './launch.ts'
 export { createScratch, type Scratch } from './scratch.ts'
+export { writeSecretFile } from './secret-file.ts'
 export {
   type ConfigfsTsmOptions,
   configfsTsmTee,

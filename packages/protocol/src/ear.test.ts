@@ -57,6 +57,19 @@ describe('EAR tokens', async () => {
     assert.deepEqual(teePublicKeyOf(claims), bare)
   })
 
+  it('carries subrosa.tls-cert-sha256 only when given', async () => {
+    assert.equal(
+      (await verifyEarToken(token, { jwks, issuer, now }))['subrosa.tls-cert-sha256'],
+      undefined,
+    )
+    const certHash = 'C'.repeat(43)
+    const bound = await signEarToken({ ...input, tlsCertSha256: certHash }, key.priv)
+    const claims = await verifyEarToken(bound, { jwks, issuer, now })
+    assert.equal(claims['subrosa.tls-cert-sha256'], certHash)
+    const bad = await signEarToken({ ...input, tlsCertSha256: 'not a hash' }, key.priv)
+    await assert.rejects(verifyEarToken(bad, { jwks, issuer, now }), { code: 'ERR_TOKEN_CLAIMS' })
+  })
+
   it('rejects a token signed by another key', async () => {
     const forged = await signEarToken(input, stranger.priv)
     await assert.rejects(verifyEarToken(forged, { jwks, issuer, now }), {

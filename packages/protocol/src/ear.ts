@@ -15,6 +15,9 @@ import { type TeePublicKey, teePublicKeySchema } from './kbs.ts'
 /** The EAR profile Subrosa's tokens follow (draft-ietf-rats-ear). */
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear'
 
+/** Claim binding an attested service's TLS certificate (copied from the runtime data). */
+export const TLS_CERT_SHA256_CLAIM = 'subrosa.tls-cert-sha256'
+
 /** EAR trust tiers. */
 export type EarStatus = 'none' | 'affirming' | 'warning' | 'contraindicated'
 
@@ -56,6 +59,11 @@ const earClaimsSchema = z.object({
   }),
   'subrosa.tee': z.string(),
   'subrosa.insecure': z.boolean(),
+  /** base64url SHA-256 of the DER TLS certificate the attested workload serves with. */
+  [TLS_CERT_SHA256_CLAIM]: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .optional(),
 })
 
 /** The claims of an EAR attestation token issued by the broker. */
@@ -76,6 +84,8 @@ export type EarInput = {
   readonly workload: WorkloadClaim
   readonly tee: string
   readonly insecure: boolean
+  /** The runtime data's `tls-cert-sha256`, once the evidence has bound it. */
+  readonly tlsCertSha256?: string | undefined
 }
 
 /** Issue an EAR token (ES256 JWT, `kid` from the signing JWK). */
@@ -98,6 +108,7 @@ export async function signEarToken(input: EarInput, signingKey: JWK): Promise<st
     'subrosa.workload': input.workload,
     'subrosa.tee': input.tee,
     'subrosa.insecure': input.insecure,
+    ...(input.tlsCertSha256 === undefined ? {} : { [TLS_CERT_SHA256_CLAIM]: input.tlsCertSha256 }),
   }
   return (
     new SignJWT(claims)

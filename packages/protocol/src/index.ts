@@ -66,6 +66,7 @@ export {
   type EarInput,
   type EarStatus,
   signEarToken,
+  TLS_CERT_SHA256_CLAIM,
   teePublicKeyOf,
   type VerifyEarOptions,
   verifyEarToken,
@@ -88,7 +89,9 @@ export {
   reportDataFor,
   runtimeDataSchema,
   type TeePublicKey,
+  TLS_CERT_SHA256_FIELD,
   teePublicKeySchema,
+  tlsCertificateSha256,
 } from './kbs.ts'
 export { parseWire } from './parse.ts'
 export {

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto'
-import { canonicalJson, concatBytes } from '@subrosa/core'
+import { createHash, X509Certificate } from 'node:crypto'
+import { canonicalJson, concatBytes, toBase64Url } from '@subrosa/core'
 import { z } from 'zod'
+import { ProtocolError } from './errors.ts'
 
 /** The KBS protocol version Subrosa speaks (Trustee RCAR). */
 export const KBS_PROTOCOL_VERSION = '0.1.1'
@@ -31,9 +32,14 @@ export type AuthRequest = z.infer<typeof authRequestSchema>
 
 export type AuthResponse = { nonce: string; 'extra-params': Record<string, unknown> }
 
+/** Runtime data field that binds a service's TLS certificate (see {@link tlsCertificateSha256}). */
+export const TLS_CERT_SHA256_FIELD = 'tls-cert-sha256'
+
 export const runtimeDataSchema = z.object({
   nonce: z.string().max(256),
   'tee-pubkey': teePublicKeySchema,
+  /** base64url (no padding) SHA-256 of the DER TLS certificate the workload serves with. */
+  'tls-cert-sha256': b64url.length(43).optional(),
 })
 export type RuntimeData = z.infer<typeof runtimeDataSchema>
 
@@ -51,14 +57,35 @@ export type AttestResponse = { token: string }
 
 /**
  * report_data of the KBS binding: SHA-384 of the canonical JSON (RFC 8785) of the runtime data
- * `{nonce, tee-pubkey}`, zero-padded to the 64-byte TEE field. Evidence carrying it proves the
- * TEE generated the key for this nonce.
+ * `{nonce, tee-pubkey}` (plus `tls-cert-sha256` when the workload binds its TLS certificate),
+ * zero-padded to the 64-byte TEE field. Evidence carrying it proves the TEE generated the key
+ * for this nonce. Runtime data without `tls-cert-sha256` hashes exactly as before the field
+ * existed.
  *
  * @example reportDataFor({ nonce, 'tee-pubkey': jwk }).length // 64
  */
 export function reportDataFor(runtimeData: RuntimeData): Uint8Array {
   const digest = createHash('sha384').update(canonicalJson(runtimeData)).digest()
   return concatBytes(new Uint8Array(digest), new Uint8Array(16))
+}
+
+/**
+ * base64url (no padding) SHA-256 of a TLS certificate's DER bytes: the value of the runtime
+ * data field `tls-cert-sha256` and of the token claim `subrosa.tls-cert-sha256`.
+ *
+ * @example tlsCertificateSha256(socket.getPeerCertificate().raw) // 43 characters
+ * @throws ProtocolError `ERR_PROTOCOL_MALFORMED` when a PEM string is not one certificate.
+ */
+export function tlsCertificateSha256(certificate: Uint8Array | string): string {
+  let der: Uint8Array = certificate as Uint8Array
+  if (typeof certificate === 'string') {
+    try {
+      der = new Uint8Array(new X509Certificate(certificate).raw)
+    } catch (cause) {
+      throw new ProtocolError('ERR_PROTOCOL_MALFORMED', 'The TLS certificate is not PEM', { cause })
+    }
+  }
+  return toBase64Url(new Uint8Array(createHash('sha256').update(der).digest()))
 }
 
 /** What the launcher receives after attestation: resolved env and files, encrypted to its key. */

@@ -20,6 +20,33 @@ export const SDK_ERRORS = {
     'A sealed cache value does not open under its key: changed, moved from another key, or sealed with another key.',
   ERR_SDK_CACHE_UNAVAILABLE:
     'The cache (Redis or in-memory replay cache) cannot be reached, refused the TLS client, failed a command, or is full.',
+  ERR_ATTESTED_EXPECTATION:
+    'An attestedFetch expectation is incomplete: it needs issuer, JWKS, workload and a measurement or signer.',
+  ERR_ATTESTED_CONNECT:
+    'The attested service cannot be reached over TLS 1.3, or the connection changed between attestation and request.',
+  ERR_ATTESTED_RESPONSE:
+    'The attested service answered with something that is not its token or an answer encrypted to the reply key.',
+  ERR_ATTESTED_TOKEN: "The service's attestation token is malformed or lacks required claims.",
+  ERR_ATTESTED_ISSUER: "The service's token is not issued by the expected (pinned) broker.",
+  ERR_ATTESTED_SIGNATURE: "The service's token is not signed by a key of the pinned broker's JWKS.",
+  ERR_ATTESTED_EXPIRED: "The service's token is expired or not yet valid.",
+  ERR_ATTESTED_WORKLOAD:
+    "The service's token attests another namespace, policy or workload than the one expected.",
+  ERR_ATTESTED_POLICY:
+    "The service's token names another policy version (hash) than the pinned one.",
+  ERR_ATTESTED_STATUS: "The broker's appraisal of the service is not affirming.",
+  ERR_ATTESTED_MEASUREMENT: 'The service runs another measurement than the expected ones.',
+  ERR_ATTESTED_SIGNER: 'The service is signed by another signer than the expected ones.',
+  ERR_ATTESTED_DEBUG: 'The service runs in a debug-mode TEE (its memory is readable by the host).',
+  ERR_ATTESTED_TCB: "The service's platform TCB status is not one of the allowed statuses.",
+  ERR_ATTESTED_SIM:
+    'The service runs in the sim TEE (no hardware protection) and the caller did not allow it.',
+  ERR_ATTESTED_TLS_BINDING:
+    "The service's TLS certificate is not the one its token binds (relay, or another server).",
+  ERR_ATTESTED_REFUSED: 'The attested service refused the request (details.code says why).',
+  ERR_ATTESTED_UNAUTHENTICATED: 'A request to an attested service carries no bearer token.',
+  ERR_ATTESTED_REQUEST:
+    'A request to an attested service is not a JWE to its key with a JSON payload and a reply key.',
 } as const
 
 export type SdkErrorCode = keyof typeof SDK_ERRORS

@@ -13,6 +13,26 @@ export {
   whoami,
 } from './admin.ts'
 export {
+  ATTESTATION_PATH,
+  ATTESTED_JWE,
+  ATTESTED_MEDIA_TYPE,
+  type AttestedFetchOptions,
+  type AttestedResponse,
+  attestedFetch,
+} from './attested-fetch.ts'
+export {
+  type AttestedHandlerOptions,
+  type AttestedRequest,
+  attestedHandler,
+  type OpenAttestedRequestOptions,
+  openAttestedRequest,
+} from './attested-handler.ts'
+export {
+  type ServiceExpectation,
+  type VerifiedService,
+  verifyServiceToken,
+} from './attested-service.ts'
+export {
   checkBrokerAttestation,
   type FetchedBrokerAttestation,
   fetchBrokerAttestation,

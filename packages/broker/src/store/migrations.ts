@@ -116,4 +116,30 @@ ALTER TABLE secrets ADD COLUMN meta jsonb;
 ALTER TABLE secrets ADD COLUMN updated_at timestamptz;
 `,
   },
+  {
+    // Per-job identity and revocation (#7, ADR 0026): a KBS session may name a job (a Spark
+    // application's id); tokens issued in it are recorded by id so that revoking the job makes
+    // every replica refuse them. Revocations are permanent: a job id is never reused.
+    version: 5,
+    sql: `
+ALTER TABLE kbs_sessions ADD COLUMN job text;
+CREATE TABLE workload_tokens (
+  jti text PRIMARY KEY,
+  workload text NOT NULL,
+  job text NOT NULL,
+  issued_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX workload_tokens_job ON workload_tokens (workload, job);
+CREATE INDEX workload_tokens_expires_at ON workload_tokens (expires_at);
+CREATE TABLE job_revocations (
+  workload text NOT NULL,
+  job text NOT NULL,
+  revoked_at timestamptz NOT NULL,
+  revoked_by text NOT NULL,
+  reason text NOT NULL,
+  PRIMARY KEY (workload, job)
+);
+`,
+  },
 ]

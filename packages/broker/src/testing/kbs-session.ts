@@ -10,16 +10,24 @@ export type KbsSession = {
   readonly teeKey: CryptoKey
 }
 
-/** `POST /kbs/v0/auth` as `tee` for `workload` (`ns/policy/workload`), with a new TEE key. */
+/**
+ * `POST /kbs/v0/auth` as `tee` for `workload` (`ns/policy/workload`) and, when given, `job`, with
+ * a new TEE key.
+ */
 export async function openKbsSession(
   tb: TestBroker,
   tee: string,
   workload: string,
+  job?: string,
 ): Promise<KbsSession> {
   const auth = await tb.app.inject({
     method: 'POST',
     url: '/kbs/v0/auth',
-    payload: { version: '0.1.1', tee, 'extra-params': { workload } },
+    payload: {
+      version: '0.1.1',
+      tee,
+      'extra-params': { workload, ...(job === undefined ? {} : { job }) },
+    },
   })
   if (auth.statusCode !== 200) throw new Error(`KBS auth failed: ${auth.body}`)
   const cookie = String(auth.headers['set-cookie']).split(';')[0] as string

@@ -8,18 +8,19 @@ import { openKbsSession, sendEvidence } from './kbs-session.ts'
 /** The measurement {@link attestSim} claims by default. */
 export const SIM_MEASUREMENT = 'ab'.repeat(48)
 
-/** Attest as `workload` with sim evidence of `measurement`; the token when allowed. */
+/** Attest as `workload` (for `job`, when given) with sim evidence of `measurement`; the token when allowed. */
 export async function attestSim(
   tb: TestBroker,
   measurement = SIM_MEASUREMENT,
   workload = 'acme/analytics/job',
+  job?: string,
 ): Promise<{
   status: number
   body: Record<string, unknown>
   cookie: string
   teeKey: CryptoKey
 }> {
-  const session = await openKbsSession(tb, 'sim', workload)
+  const session = await openKbsSession(tb, 'sim', workload, job)
   const evidence = await createSimEvidence(
     {
       measurement: Buffer.from(measurement, 'hex'),

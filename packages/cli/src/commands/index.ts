@@ -10,12 +10,15 @@ import { decrypt, encrypt } from './encrypt.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { modelTrain, serveModel } from './inference.ts'
 import { jobValidate } from './job.ts'
+import { jobRevoke } from './job-revoke.ts'
+import { k8sRender } from './k8s.ts'
 import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
 import { policyImportScone } from './scone.ts'
 import { secretImport, secretList } from './secrets.ts'
+import { sparkRender } from './spark.ts'
 import { sqlDecrypt } from './sql.ts'
 import { launch, run } from './workload.ts'
 
@@ -46,11 +49,14 @@ export const COMMANDS: readonly Command[] = [
   parquetRotateKeys,
   sqlDecrypt,
   jobValidate,
+  jobRevoke,
+  sparkRender,
   run,
   launch,
   modelTrain,
   serveModel,
   attestVerify,
+  k8sRender,
   audit,
   auditExport,
   auditVerify,

@@ -93,13 +93,18 @@ async function teeOf(inv: Invocation, bundle: string): Promise<TeeProvider> {
 }
 
 /**
- * The service's attestation: the launcher's KBS flow with the service's own TEE key pair.
- * TLS binding: this is the one call site to pass `tlsCertificate: request.tlsCertificate` once
- * attestWorkload takes it (claim `subrosa.tls-cert-sha256`).
+ * The service's attestation: the launcher's KBS flow with the service's own TEE key pair, binding
+ * its TLS certificate (claim `subrosa.tls-cert-sha256`, which callers' `attestedFetch` checks).
  */
 function attestService(client: BrokerClient, workload: string, tee: TeeProvider) {
   return async (request: AttestRequest) => {
-    const attested = await attestWorkload({ client, workload, tee, keyPair: request.keyPair })
+    const attested = await attestWorkload({
+      client,
+      workload,
+      tee,
+      keyPair: request.keyPair,
+      tlsCertificate: request.tlsCertificate,
+    })
     return { token: attested.token, kms: attested.kms }
   }
 }

@@ -14,6 +14,7 @@ import {
   measureBundlePath,
   simTee,
   TEE_CHOICES,
+  writeSecretFile,
 } from '@subrosa/launcher'
 import type { BrokerClient } from '@subrosa/sdk'
 import type { JWK } from 'jose'
@@ -22,6 +23,8 @@ import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
 import { azureOption, validateJobFile } from './job.ts'
+
+const JOB_ID = /^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$/
 
 export const TEE_OPTIONS = {
   tee: {
@@ -44,14 +47,21 @@ export const TEE_OPTIONS = {
   },
 } as const
 
-/** The account of an attestation, printed by `run` and `launch` (no secrets). */
-export function attestationSummary(attested: AttestedWorkload, measurement: Uint8Array) {
+/**
+ * The account of an attestation, printed by `run` and `launch` (no secrets). The measurement is
+ * the one the broker verified (from the token's annotated evidence: the hardware's for TDX, SNP
+ * and SGX), else the bundle's.
+ */
+export function attestationSummary(attested: AttestedWorkload, bundleMeasurement: Uint8Array) {
   const c = attested.claims
+  const verified = (c.submods.cpu0['ear.veraison.annotated-evidence'] as { measurement?: unknown })
+    .measurement
+  const measurement = typeof verified === 'string' ? verified : toHex(bundleMeasurement)
   return {
     workload: `${c['subrosa.workload'].namespace}/${c['subrosa.workload'].policy}/${c['subrosa.workload'].workload}`,
     tee: c['subrosa.tee'],
     insecure: attested.insecure,
-    measurement: toHex(measurement),
+    measurement,
     token: {
       issuer: c.iss,
       id: c.jti,
@@ -69,6 +79,7 @@ async function attestAs(
   inv: Invocation,
   workload: string,
   bundle: string,
+  job?: string,
 ): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
   const choice = stringOption(inv, 'tee') ?? 'sim'
   if (!isTeeChoice(choice))
@@ -97,6 +108,7 @@ async function attestAs(
       client,
       workload,
       tee,
+      ...(job === undefined ? {} : { job }),
     })
     return { client, attested, measurement }
   } catch (error) {
@@ -248,13 +260,44 @@ export const launch: Command = {
     'The bundle measured is --bundle, or else the command file itself (looked up in PATH).\n' +
     'Files of the policy injection are written (0600) under a private scratch dir standing for /run/subrosa/,\n' +
     'env values naming /run/subrosa/ are rewritten to it, and the dir is removed when the command exits.\n' +
-    "The exit code is the command's.",
+    "The exit code is the command's.\n" +
+    "With --spark-entrypoint (the entrypoint of pods rendered by subrosa spark render), the job's secret\n" +
+    '--secret (derived per job by the broker) is written to --secret-file (0600) after attestation and before\n' +
+    'the command starts; nothing is written and nothing starts when attestation fails. --end-job (the driver)\n' +
+    "revokes the job's tokens at the broker when the command exits.",
   json: false,
   restArgs: true,
   options: {
     ...CONNECTION_OPTIONS,
     ...TEE_OPTIONS,
     policy: { type: 'string', value: 'ns/policy/workload', description: 'Workload to attest as' },
+    job: {
+      type: 'string',
+      value: 'id',
+      description:
+        'Job this process belongs to (a Spark application id); its tokens are revoked together',
+    },
+    'spark-entrypoint': {
+      type: 'boolean',
+      description: "Write the job's Spark auth secret to --secret-file before starting the command",
+    },
+    secret: {
+      type: 'string',
+      value: 'name',
+      description:
+        "Policy secret written by --spark-entrypoint (one the workload's injection names)",
+      default: 'spark-auth',
+    },
+    'secret-file': {
+      type: 'string',
+      value: 'path',
+      description: 'Where --spark-entrypoint writes the secret (an in-memory emptyDir in pods)',
+      default: '/run/subrosa-spark/spark-auth',
+    },
+    'end-job': {
+      type: 'boolean',
+      description: 'When the command exits, end the job at the broker (revoke its tokens)',
+    },
   },
   async run(inv) {
     const policy = stringOption(inv, 'policy')
@@ -265,16 +308,40 @@ export const launch: Command = {
         'launch needs --policy and -- <command> (see subrosa launch --help)',
       )
     }
+    const job = stringOption(inv, 'job')
+    if (job !== undefined && !JOB_ID.test(job))
+      throw new CliError(
+        'ERR_CLI_USAGE',
+        '--job must be lower-case letters, digits, dots and dashes, at most 63 (a Spark application id)',
+      )
+    const spark = inv.options['spark-entrypoint'] === true
+    const endJob = inv.options['end-job'] === true
+    if ((spark || endJob) && job === undefined)
+      throw new CliError('ERR_CLI_USAGE', '--spark-entrypoint and --end-job need --job <id>')
+    const secretFile = resolve(inv.io.cwd, stringOption(inv, 'secret-file') ?? '')
     const option = stringOption(inv, 'bundle')
     const bundle = option === undefined ? commandPath(command, inv.io) : resolve(inv.io.cwd, option)
-    const { client, attested, measurement } = await attestAs(inv, policy, bundle)
+    // Attestation first: when it fails, nothing below runs, no file is written, nothing starts.
+    const { client, attested, measurement } = await attestAs(inv, policy, bundle, job)
     try {
       const summary = attestationSummary(attested, measurement)
       inv.io.err(
-        `Attested ${summary.workload} (${summary.tee}${summary.insecure ? ', INSECURE' : ''}) measurement ${summary.measurement.slice(0, 16)}…\n`,
+        `Attested ${summary.workload} (${summary.tee}${summary.insecure ? ', INSECURE' : ''}) measurement ${summary.measurement.slice(0, 16)}…${job === undefined ? '' : ` for job ${job}`}\n`,
       )
-      const result = await launchCommand(attested, command, args, { baseEnv: inv.io.env })
-      return result.exitCode
+      try {
+        if (spark) {
+          const [ns = '', name = ''] = policy.split('/')
+          const secret = await attested.resource(ns, name, stringOption(inv, 'secret') ?? '')
+          await writeSecretFile(secretFile, secret)
+        }
+        const result = await launchCommand(attested, command, args, { baseEnv: inv.io.env })
+        return result.exitCode
+      } finally {
+        if (endJob) {
+          await attested.endJob()
+          inv.io.err(`Ended job ${job}: its tokens are revoked\n`)
+        }
+      }
     } finally {
       client.close()
     }
