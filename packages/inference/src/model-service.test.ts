@@ -13,6 +13,7 @@ import { attestWorkload, simTee } from '@subrosa/launcher'
 import { generateOwnerKey, teePublicKeyOf, verifyEarToken } from '@subrosa/protocol'
 import {
   applyPolicy,
+  attestedFetch,
   BrokerClient,
   createKey,
   createMemoryReplayCache,
@@ -222,6 +223,57 @@ workloads:
     const text = JSON.stringify(logs)
     for (const v of input[MODEL_INPUT].data.slice(0, 5))
       assert.ok(!text.includes(String(v)), 'no input value in logs')
+  })
+
+  it("works with the SDK's attestedFetch: token, TLS binding, encrypted answer, refusals", async () => {
+    const caller = await attestWorkload({ client: client(), workload: CALLER, tee: tee() })
+    const expectation = {
+      issuer: broker.context.issuer,
+      jwks: broker.jwks,
+      namespace: 'dx',
+      policy: 'diagnostics',
+      workload: 'inference',
+      measurement: MEASUREMENT,
+      allowSim: true,
+    }
+    const rows = trained.test.x.slice(10, 12)
+    const payload = {
+      inputs: { [MODEL_INPUT]: { dims: [2, 30], data: rows.flatMap((r) => Array.from(r)) } },
+    }
+    const local = predictLogistic(trained.model, rows)
+    for (const replica of replicas.slice(0, 2)) {
+      const { body, service } = await attestedFetch(`${replica.url}/v1/infer`, expectation, {
+        payload,
+        callerToken: caller.token,
+      })
+      assert.equal(service.tlsCertSha256, replica.tls.sha256, 'the token binds this certificate')
+      const out = (body as { outputs: Record<string, { data: number[] }> }).outputs[MODEL_OUTPUT]
+      out?.data.forEach((p, i) => {
+        assert.ok(Math.abs(p - (local[i] as number)) < 1e-5)
+      })
+    }
+    const [a] = replicas as [ModelService]
+    const seen = logs.length
+    await assert.rejects(
+      attestedFetch(
+        `${a.url}/v1/infer`,
+        { ...expectation, measurement: 'cd'.repeat(48) },
+        {
+          payload,
+          callerToken: caller.token,
+        },
+      ),
+      { code: 'ERR_ATTESTED_MEASUREMENT' },
+    )
+    assert.equal(
+      logs.slice(seen).filter((e) => e.event === 'request' && e.path === '/v1/infer').length,
+      0,
+      'nothing was sent to the service',
+    )
+    await assert.rejects(
+      attestedFetch(`${a.url}/v1/infer`, expectation, { payload, callerToken: a.token() }),
+      { code: 'ERR_ATTESTED_REFUSED', details: { status: 401, code: 'ERR_INFER_UNAUTHORIZED' } },
+    )
   })
 
   it('accepts an exchanged token for this audience once, and no other audience', async () => {

@@ -161,6 +161,7 @@ workloads:
       now: new Date(),
     })
     assert.equal(claims['subrosa.workload'].workload, 'inference')
+    assert.equal(claims['subrosa.tls-cert-sha256'], summary.tlsCertSha256, 'the token binds it')
     child.kill('SIGTERM')
     assert.equal(await exited, 0, stderr)
     assert.match(stderr, /INSECURE/)
