@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { wipe } from '@subrosa/core'
+import { concatBytes, wipe } from '@subrosa/core'
 import {
+  type ByteSink,
   bytesSource,
   decryptStreamWithKms,
   encryptStreamWithKms,
@@ -39,9 +40,18 @@ export async function encryptModel(
  * `ERR_INFER_MODEL` when the plaintext is not a model onnxruntime loads.
  */
 export async function loadEncryptedModel(file: Uint8Array, kms: KmsClient): Promise<LoadedModel> {
-  const sink = memorySink()
-  await decryptStreamWithKms(bytesSource(file), sink, { kms })
-  const onnx = sink.bytes()
+  // Collect the decrypted chunks here (not memorySink) so that each is zeroed once copied.
+  const parts: Uint8Array[] = []
+  const collect = async (bytes: Uint8Array) => {
+    parts.push(bytes)
+  }
+  let onnx: Uint8Array
+  try {
+    await decryptStreamWithKms(bytesSource(file), sink(collect), { kms })
+    onnx = concatBytes(...parts)
+  } finally {
+    for (const part of parts) wipe(part)
+  }
   try {
     const sha256 = createHash('sha256').update(onnx).digest('hex')
     let session: InferenceSession
@@ -60,5 +70,14 @@ export async function loadEncryptedModel(file: Uint8Array, kms: KmsClient): Prom
     return { session, sha256 }
   } finally {
     wipe(onnx)
+  }
+}
+
+function sink(write: (bytes: Uint8Array) => Promise<void>): ByteSink {
+  return {
+    write,
+    writev: async (chunks) => {
+      for (const c of chunks) await write(c)
+    },
   }
 }
