@@ -218,6 +218,11 @@ workloads:
     const notCaller = await call(a, toA.jwe, `Bearer ${a.token()}`)
     assert.equal(notCaller.status, 401)
     assert.equal((JSON.parse(notCaller.body) as { code: string }).code, 'ERR_INFER_UNAUTHORIZED')
+    // Over the 1 MiB default: cut off while reading, whatever the body holds.
+    const big = await call(a, 'x'.repeat((1 << 20) + 1))
+    assert.equal(big.status, 413)
+    assert.equal(big.contentType, 'application/problem+json')
+    assert.equal((JSON.parse(big.body) as { code: string }).code, 'ERR_INFER_TOO_LARGE')
     const ok = await call(a, toA.jwe)
     assert.equal(ok.status, 200)
     const text = JSON.stringify(logs)
