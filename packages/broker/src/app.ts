@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { listAudit } from './audit.ts'
 import { exportAudit, verifyAuditLog } from './audit-checkpoints.ts'
 import type { BrokerContext } from './context.ts'
+import { installCors } from './cors.ts'
 import { dryRun } from './dry-run.ts'
 import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
 import { attest, authenticateWorkload, startSession } from './kbs.ts'
@@ -61,11 +62,14 @@ export function buildBrokerApp(
   ctx: BrokerContext,
   https?: BrokerHttps,
   operations?: OperationsOptions,
+  /** Browser origins allowed to call the broker (CORS), e.g. the portal's; see `installCors`. */
+  corsOrigins: readonly string[] = [],
 ): FastifyInstance {
   const base = { logger: false, bodyLimit: BODY_LIMIT, ...operationsServerOptions() }
   const app = (https === undefined ? Fastify(base) : Fastify({ ...base, https })) as FastifyInstance
   const ops = installOperations(app, ctx, operations)
   OPERATIONS.set(app, ops)
+  installCors(app, corsOrigins)
 
   // Bodies are JSON or nothing: other media types are refused with 415.
   app.removeAllContentTypeParsers()

@@ -87,6 +87,8 @@ export type StartBrokerOptions = {
   readonly ownerRateLimit?: RateLimit | undefined
   /** PEM CA(s): when set, `/admin/*` requires a TLS client certificate chaining to it. */
   readonly adminClientCaPem?: string | undefined
+  /** Browser origins allowed to call the broker (CORS): the portal's, e.g. `http://127.0.0.1:8080`. */
+  readonly corsOrigins?: readonly string[] | undefined
   readonly clock?: Clock
   readonly random?: RandomBytes
 }
@@ -194,12 +196,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         rejectUnauthorized: false,
       })
     }
-    app = buildBrokerApp(context, https, {
-      metrics,
-      rateLimit: options.rateLimit,
-      ownerRateLimit: options.ownerRateLimit,
-      requireAdminClientCert: options.adminClientCaPem !== undefined,
-    })
+    app = buildBrokerApp(
+      context,
+      https,
+      {
+        metrics,
+        rateLimit: options.rateLimit,
+        ownerRateLimit: options.ownerRateLimit,
+        requireAdminClientCert: options.adminClientCaPem !== undefined,
+      },
+      options.corsOrigins ?? [],
+    )
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : options.port
