@@ -63,19 +63,22 @@ async function request(
   }
 }
 
+/** JSON and problem+json, but not the audit export's application/x-ndjson. */
+const isJson = (type: string) => /^application\/(?:[\w.-]+\+)?json\b/.test(type)
+
 async function answer(res: Response): Promise<unknown> {
   const type = res.headers.get('content-type') ?? ''
   if (!res.ok) {
     let code = 'ERR_PORTAL_HTTP'
     let detail = `The broker answered ${res.status}`
-    if (type.includes('json')) {
+    if (isJson(type)) {
       const problem = (await res.json()) as { code?: unknown; detail?: unknown }
       if (typeof problem.code === 'string') code = problem.code
       if (typeof problem.detail === 'string') detail = problem.detail
     }
     throw new BrokerApiError(code, res.status, detail)
   }
-  return type.includes('json') ? res.json() : res.text()
+  return isJson(type) ? res.json() : res.text()
 }
 
 /** An admin call signed by the owner. */

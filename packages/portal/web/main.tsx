@@ -1,3 +1,4 @@
+import './buffer-global.ts'
 import { render } from 'preact'
 import { App } from './app.tsx'
 import './style.css'
