@@ -1,0 +1,72 @@
+// Every request the console makes goes to the portal itself or to the configured broker, and
+// none carries the owner's private key.
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import {
+  type Env,
+  MEASUREMENT,
+  missing,
+  OTHER_MEASUREMENT,
+  policyYaml,
+  signIn,
+  startEnv,
+} from './harness.ts'
+
+describe('console network traffic', { skip: missing(), timeout: 120_000 }, () => {
+  let env: Env
+  before(async () => {
+    env = await startEnv()
+    const v1 = await env.apply(policyYaml(env.owner.id, OTHER_MEASUREMENT, null))
+    await env.apply(policyYaml(env.owner.id, MEASUREMENT, v1.hash))
+  })
+  after(async () => {
+    await env?.close()
+  })
+
+  it('contacts only the portal and the broker, and never sends the private key', async () => {
+    const page = await env.newPage()
+    const seen: { url: string; body: string }[] = []
+    page.on('request', (r) => seen.push({ url: r.url(), body: r.postData() ?? '' }))
+    // A request the CSP blocks never shows up above; the attempt is logged as a violation.
+    const violations: string[] = []
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text())
+    })
+    await signIn(env, page)
+    await page.locator('.indicator[data-state="ok"]').waitFor()
+    await page.getByLabel('Policy', { exact: true }).selectOption('analytics')
+    await page.getByRole('cell', { name: 'v2' }).waitFor()
+    await page.getByRole('button', { name: 'Review change' }).click()
+    await page.getByText('Hash of the new version').waitFor()
+    await page.getByRole('tab', { name: 'Dry run' }).click()
+    await page.getByLabel('Policy', { exact: true }).selectOption('analytics')
+    await page.getByLabel('Workload').fill('job')
+    const evidence = join(env.dir, 'evidence')
+    await writeFile(evidence, await env.simEvidence(MEASUREMENT))
+    await page.getByLabel('Evidence file').setInputFiles(evidence)
+    await page.getByRole('button', { name: 'Run dry run' }).click()
+    await page.getByTestId('dry-run-decision').waitFor()
+    for (const tab of ['Keys & secrets', 'Audit log', 'Attestations']) {
+      await page.getByRole('tab', { name: tab }).click()
+      await page.getByRole('tabpanel').waitFor()
+    }
+
+    const allowed = new Set([new URL(env.portal.url).origin, new URL(env.broker.url).origin])
+    assert.ok(seen.length > 10, `recorded ${seen.length} requests`)
+    const foreign = seen.filter(
+      (r) => !r.url.startsWith('data:') && !allowed.has(new URL(r.url).origin),
+    )
+    assert.deepEqual(foreign, [], 'requests to a host other than the portal and the broker')
+    assert.deepEqual(violations, [], 'attempts the Content-Security-Policy blocked')
+    assert.ok(seen.some((r) => r.url.startsWith(`${env.broker.url}/admin/v0/dry-run`)))
+    const d = String(env.owner.privateJwk.d)
+    for (const r of seen) {
+      assert.ok(
+        !r.url.includes(d) && !r.body.includes(d),
+        `the private key left the page: ${r.url}`,
+      )
+    }
+  })
+})
