@@ -24,9 +24,9 @@ import { exportJWK, generateKeyPair } from 'jose'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { PORTAL_DIST, type RunningPortal, servePortal } from '../src/index.ts'
 
+export { MEASUREMENT, OTHER_MEASUREMENT, policyYaml } from './policy-fixture.ts'
+
 export const CHROMIUM = process.env.SUBROSA_CHROMIUM ?? '/usr/bin/chromium'
-export const MEASUREMENT = 'ab'.repeat(48)
-export const OTHER_MEASUREMENT = 'cd'.repeat(48)
 /** Where the tests write screenshots of the main views (committed; the README shows them). */
 export const SCREENSHOTS = new URL('../../../docs/screenshots/', import.meta.url).pathname
 
@@ -38,29 +38,6 @@ export function missing(): string | undefined {
   if (!existsSync(join(PORTAL_DIST, 'index.html')))
     return 'the portal is not built (npm run build -w @subrosa/portal)'
   return undefined
-}
-
-export function policyYaml(owner: string, measurement: string, predecessor: string | null): string {
-  return `apiVersion: subrosa/v1
-kind: Policy
-metadata:
-  namespace: acme
-  name: analytics
-  predecessor: ${predecessor === null ? 'null' : `"${predecessor}"`}
-owners:
-  threshold: 1
-  keys: ["${owner}"]
-workloads:
-  - name: job
-    accept:
-      - tee: sim
-        measurement: "${measurement}"
-    debug: deny
-    keys: ["acme/taxi:unwrap"]
-secrets:
-  - name: db-token
-    generate: { bytes: 32 }
-`
 }
 
 export type Env = {

@@ -1,7 +1,7 @@
 // The custodian's owner key in the browser: imported from the CLI's key file (a private JWK,
 // `subrosa owner keygen`) or generated here. The private key lives only in memory as a
 // non-extractable CryptoKey; it is never stored, rendered or sent anywhere.
-import { calculateJwkThumbprintUri, exportJWK, importJWK, type JWK } from 'jose'
+import { type CryptoKey, calculateJwkThumbprintUri, exportJWK, importJWK, type JWK } from 'jose'
 
 /** A signed-in owner: its id (RFC 9278 thumbprint URI, as in policies) and signing key. */
 export type OwnerSession = {
@@ -62,7 +62,7 @@ export async function generateOwnerKey(): Promise<GeneratedOwnerKey> {
   const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
     'sign',
     'verify',
-  ])) as CryptoKeyPair
+  ])) as { privateKey: CryptoKey; publicKey: CryptoKey }
   const privateJwk = { ...(await exportJWK(pair.privateKey)), alg: 'ES256' }
   const session = await sessionOf(privateJwk)
   return {

@@ -80,10 +80,21 @@ export function CustodianConsole(props: { config: PortalConfig }) {
     tabRefs.current[next]?.focus()
   }
 
+  // Namespaces the broker named at sign-in, plus any the owner has since claimed (the verified
+  // log shows the data of the owner's namespaces only).
+  const namespaces = [
+    ...new Set([
+      ...session.namespaces,
+      ...(audit.report?.entries ?? []).flatMap((e) =>
+        e.namespace !== null && e.data !== undefined ? [e.namespace] : [],
+      ),
+    ]),
+  ].sort()
+
   const panel = {
-    policies: <PoliciesView broker={brokerMemo} namespaces={session.namespaces} audit={audit} />,
-    'dry-run': <DryRunView broker={brokerMemo} namespaces={session.namespaces} audit={audit} />,
-    keys: <KeysView broker={brokerMemo} namespaces={session.namespaces} audit={audit} />,
+    policies: <PoliciesView broker={brokerMemo} namespaces={namespaces} audit={audit} />,
+    'dry-run': <DryRunView broker={brokerMemo} namespaces={namespaces} audit={audit} />,
+    keys: <KeysView broker={brokerMemo} namespaces={namespaces} audit={audit} />,
     audit: <AuditView audit={audit} />,
     attestations: <AttestationsView audit={audit} />,
   }[tab]
@@ -94,7 +105,7 @@ export function CustodianConsole(props: { config: PortalConfig }) {
         <h1>Subrosa custodian console</h1>
         <p class="who">
           Owner <Short value={session.owner.id} /> · namespaces{' '}
-          {session.namespaces.length === 0 ? 'none yet' : session.namespaces.join(', ')} · broker{' '}
+          {namespaces.length === 0 ? 'none yet' : namespaces.join(', ')} · broker{' '}
           <code class="mono">{props.config.broker}</code>
         </p>
         <AuditIndicator audit={audit} />
