@@ -55,6 +55,20 @@ describe('custodian console', { skip, timeout: 180_000 }, () => {
     assert.ok(!html.includes(String(env.owner.privateJwk.d)))
   })
 
+  it('moves between sections with the arrow keys (tabs pattern)', async () => {
+    await page.getByRole('tab', { name: 'Policies' }).focus()
+    await page.keyboard.press('ArrowRight')
+    const dryRun = page.getByRole('tab', { name: 'Dry run' })
+    assert.equal(await dryRun.getAttribute('aria-selected'), 'true')
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Dry run')
+    await page.getByRole('tabpanel').getByRole('heading', { name: 'Policy dry run' }).waitFor()
+    await page.keyboard.press('ArrowLeft')
+    assert.equal(
+      await page.getByRole('tab', { name: 'Policies' }).getAttribute('aria-selected'),
+      'true',
+    )
+  })
+
   it('shows a policy history and the diff between two versions', async () => {
     await page.getByLabel('Namespace').selectOption('acme')
     await page.getByLabel('Policy', { exact: true }).selectOption('analytics')
@@ -204,7 +218,7 @@ describe('custodian console', { skip, timeout: 180_000 }, () => {
     await page.locator('.indicator[data-state="bad"]').first().waitFor({ timeout: 15_000 })
     assert.match(
       await text(page.locator('.indicator').first()),
-      new RegExp(`entry ${Number(row.seq)}\\b`),
+      new RegExp(`Audit chain broken at entry ${Number(row.seq)}:`),
     )
     await shot('console-audit-broken')
   })

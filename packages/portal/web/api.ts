@@ -10,10 +10,17 @@ export class BrokerApiError extends Error {
   override readonly name = 'BrokerApiError'
   readonly code: string
   readonly status: number
-  constructor(code: string, status: number, message: string) {
+  readonly details: Readonly<Record<string, unknown>>
+  constructor(
+    code: string,
+    status: number,
+    message: string,
+    details: Readonly<Record<string, unknown>> = {},
+  ) {
     super(message)
     this.code = code
     this.status = status
+    this.details = details
   }
 }
 
@@ -71,12 +78,15 @@ async function answer(res: Response): Promise<unknown> {
   if (!res.ok) {
     let code = 'ERR_PORTAL_HTTP'
     let detail = `The broker answered ${res.status}`
+    let details: Record<string, unknown> = {}
     if (isJson(type)) {
-      const problem = (await res.json()) as { code?: unknown; detail?: unknown }
+      const problem = (await res.json()) as { code?: unknown; detail?: unknown; details?: unknown }
       if (typeof problem.code === 'string') code = problem.code
       if (typeof problem.detail === 'string') detail = problem.detail
+      if (typeof problem.details === 'object' && problem.details !== null)
+        details = problem.details as Record<string, unknown>
     }
-    throw new BrokerApiError(code, res.status, detail)
+    throw new BrokerApiError(code, res.status, detail, details)
   }
   return isJson(type) ? res.json() : res.text()
 }

@@ -2,7 +2,7 @@
 // policies, dry runs, keys and secrets, the audit log and attestation decisions.
 import type { JWK } from 'jose'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
-import { api, type Broker } from '../api.ts'
+import { api, type Broker, BrokerApiError } from '../api.ts'
 import type { PortalConfig } from '../app.tsx'
 import { type AuditReport, verifyAuditExport } from '../audit-chain.ts'
 import type { OwnerSession } from '../owner-key.ts'
@@ -44,7 +44,17 @@ function useAudit(broker: Broker | undefined): AuditState {
       setReport(await verifyAuditExport(await api.auditExport(broker), jwks.current))
       setProblem(undefined)
     } catch (error) {
-      setProblem(problemOf(error))
+      // A broker whose log no longer verifies refuses to sign a checkpoint and names the entry.
+      const seq = error instanceof BrokerApiError ? error.details.seq : undefined
+      if (
+        error instanceof BrokerApiError &&
+        error.code === 'ERR_BROKER_AUDIT' &&
+        typeof seq === 'number'
+      ) {
+        const reason = 'the broker finds the stored log altered and refuses to sign it'
+        setReport((last) => ({ entries: last?.entries ?? [], status: { ok: false, seq, reason } }))
+        setProblem(undefined)
+      } else setProblem(problemOf(error))
     }
   }, [broker])
   useEffect(() => {
