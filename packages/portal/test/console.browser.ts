@@ -103,6 +103,7 @@ describe('custodian console', { skip, timeout: 180_000 }, () => {
       expected,
       'the browser computes the same policy hash as @subrosa/policy',
     )
+    await page.locator('.review').scrollIntoViewIfNeeded()
     await shot('console-policy-review')
     await page.getByRole('button', { name: 'Sign and apply' }).click()
     await page.getByText('Applied acme/analytics version 3').waitFor()
