@@ -1,9 +1,10 @@
 // Every request the console makes goes to the portal itself or to the configured broker, and
 // none carries the owner's private key.
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { ownerKeyId } from '@subrosa/protocol'
 import {
   type Env,
   MEASUREMENT,
@@ -68,5 +69,27 @@ describe('console network traffic', { skip: missing(), timeout: 120_000 }, () =>
         `the private key left the page: ${r.url}`,
       )
     }
+  })
+
+  it('generates an owner key, exports it in the CLI format and never renders it', async () => {
+    const page = await env.newPage()
+    await page.goto(`${env.portal.url}/`)
+    await page.getByRole('button', { name: 'Generate a new owner key' }).click()
+    const saved = page.waitForEvent('download')
+    await page.getByRole('link', { name: /Save private key/ }).click()
+    const download = await saved
+    assert.equal(download.suggestedFilename(), 'owner.jwk')
+    const jwk = JSON.parse(await readFile(await download.path(), 'utf8')) as Record<string, string>
+    assert.equal(jwk.kty, 'EC')
+    assert.equal(jwk.crv, 'P-256')
+    assert.equal(typeof jwk.d, 'string')
+    const { d: _d, ...pub } = jwk
+    const shown = await page.locator('.generated code[title]').getAttribute('title')
+    assert.equal(shown, await ownerKeyId(pub))
+    assert.ok(!(await page.content()).includes(String(jwk.d)), 'the private key is not in the page')
+    // Not registered with the broker: signing in says so instead of failing silently.
+    await page.getByRole('button', { name: 'Sign in with this key' }).click()
+    await page.getByRole('alert').waitFor()
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /registered/)
   })
 })
