@@ -62,14 +62,12 @@ export function buildBrokerApp(
   ctx: BrokerContext,
   https?: BrokerHttps,
   operations?: OperationsOptions,
-  /** Browser origins allowed to call the broker (CORS), e.g. the portal's; see `installCors`. */
-  corsOrigins: readonly string[] = [],
 ): FastifyInstance {
   const base = { logger: false, bodyLimit: BODY_LIMIT, ...operationsServerOptions() }
   const app = (https === undefined ? Fastify(base) : Fastify({ ...base, https })) as FastifyInstance
   const ops = installOperations(app, ctx, operations)
   OPERATIONS.set(app, ops)
-  installCors(app, corsOrigins)
+  installCors(app, operations?.corsOrigins ?? [])
 
   // Bodies are JSON or nothing: other media types are refused with 415.
   app.removeAllContentTypeParsers()

@@ -196,17 +196,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         rejectUnauthorized: false,
       })
     }
-    app = buildBrokerApp(
-      context,
-      https,
-      {
-        metrics,
-        rateLimit: options.rateLimit,
-        ownerRateLimit: options.ownerRateLimit,
-        requireAdminClientCert: options.adminClientCaPem !== undefined,
-      },
-      options.corsOrigins ?? [],
-    )
+    app = buildBrokerApp(context, https, {
+      metrics,
+      rateLimit: options.rateLimit,
+      ownerRateLimit: options.ownerRateLimit,
+      requireAdminClientCert: options.adminClientCaPem !== undefined,
+      corsOrigins: options.corsOrigins,
+    })
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : options.port
