@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { listAudit } from './audit.ts'
 import { exportAudit, verifyAuditLog } from './audit-checkpoints.ts'
 import type { BrokerContext } from './context.ts'
+import { installCors } from './cors.ts'
 import { dryRun } from './dry-run.ts'
 import { BROKER_ERRORS, BrokerError, statusOf } from './errors.ts'
 import { cancelJob, endJob } from './jobs.ts'
@@ -67,6 +68,7 @@ export function buildBrokerApp(
   const app = (https === undefined ? Fastify(base) : Fastify({ ...base, https })) as FastifyInstance
   const ops = installOperations(app, ctx, operations)
   OPERATIONS.set(app, ops)
+  installCors(app, operations?.corsOrigins ?? [])
 
   // Bodies are JSON or nothing: other media types are refused with 415.
   app.removeAllContentTypeParsers()

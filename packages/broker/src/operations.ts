@@ -23,6 +23,8 @@ export type OperationsOptions = {
    * given (`ca`, with `requestCert`), in addition to the owner proof.
    */
   readonly requireAdminClientCert?: boolean | undefined
+  /** Browser origins allowed to call the broker (CORS), e.g. the portal's; see `installCors`. */
+  readonly corsOrigins?: readonly string[] | undefined
   /** Monotonic milliseconds for the rate limiters (tests move it). */
   readonly monotonicNow?: (() => number) | undefined
 }

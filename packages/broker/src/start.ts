@@ -87,6 +87,8 @@ export type StartBrokerOptions = {
   readonly ownerRateLimit?: RateLimit | undefined
   /** PEM CA(s): when set, `/admin/*` requires a TLS client certificate chaining to it. */
   readonly adminClientCaPem?: string | undefined
+  /** Browser origins allowed to call the broker (CORS): the portal's, e.g. `http://127.0.0.1:8080`. */
+  readonly corsOrigins?: readonly string[] | undefined
   readonly clock?: Clock
   readonly random?: RandomBytes
 }
@@ -199,6 +201,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       rateLimit: options.rateLimit,
       ownerRateLimit: options.ownerRateLimit,
       requireAdminClientCert: options.adminClientCaPem !== undefined,
+      corsOrigins: options.corsOrigins,
     })
     await app.listen({ host, port: options.port ?? 0 })
     const address = app.server.address()

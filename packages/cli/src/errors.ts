@@ -18,6 +18,8 @@ export const CLI_ERRORS = {
   ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
   ERR_CLI_DATABASE:
     'The database named on the command line cannot be reached or refused the query (its SQLSTATE is shown).',
+  ERR_CLI_PORTAL:
+    'The portal cannot be served: it is not built, its port is taken, or the broker does not answer with the pinned CA.',
 } as const
 
 export type CliErrorCode = keyof typeof CLI_ERRORS

@@ -1,1 +1,7 @@
-export {}
+export {
+  PORTAL_DIST,
+  portalCsp,
+  type RunningPortal,
+  type ServePortalOptions,
+  servePortal,
+} from './serve.ts'

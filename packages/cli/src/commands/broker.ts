@@ -100,6 +100,12 @@ export const brokerStart: Command = {
       multiple: true,
       description: 'Register this owner public key',
     },
+    'cors-origin': {
+      type: 'string',
+      value: 'origin',
+      multiple: true,
+      description: 'Let this browser origin call the API (the portal, e.g. http://127.0.0.1:8080)',
+    },
     'token-ttl': {
       type: 'string',
       value: 'seconds',
@@ -215,6 +221,7 @@ export const brokerStart: Command = {
       rateLimit,
       ownerRateLimit,
       adminClientCaPem,
+      corsOrigins: listOption(inv, 'cors-origin'),
       log: createLogger({ write: (line) => inv.io.out(line) }),
     })
     key.fill(0)

@@ -16,6 +16,7 @@ import { keyCreate, ownerKeygen, simKeygen } from './keys.ts'
 import { parquetInspect } from './parquet.ts'
 import { parquetDecrypt, parquetEncrypt } from './parquet-keys.ts'
 import { parquetRotateKeys } from './parquet-rotate.ts'
+import { portal } from './portal.ts'
 import { policyImportScone } from './scone.ts'
 import { secretImport, secretList } from './secrets.ts'
 import { sparkRender } from './spark.ts'
@@ -60,4 +61,5 @@ export const COMMANDS: readonly Command[] = [
   audit,
   auditExport,
   auditVerify,
+  portal,
 ]

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { startBroker } from '@subrosa/broker'
+import { systemRandom } from '@subrosa/core'
+import { PORTAL_DIST } from '@subrosa/portal'
+import { main } from '../cli.ts'
+import { capture } from '../testing/capture.ts'
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+describe('subrosa portal', () => {
+  it('refuses a bad port and a broker it cannot reach with typed errors', async () => {
+    const io = capture()
+    assert.equal(await main(['portal', '--port', '0'], io), 2)
+    assert.match(io.stderr.join(''), /ERR_CLI_USAGE/)
+    if (!existsSync(join(PORTAL_DIST, 'index.html'))) return
+    const dir = await mkdtemp(join(tmpdir(), 'subrosa-portal-cli-'))
+    try {
+      const broker = await startBroker({ dataDir: dir, unsealKey: systemRandom(32) })
+      await broker.close()
+      const down = capture()
+      const code = await main(
+        ['portal', '--data-dir', dir, '--port', String(await freePort())],
+        down,
+      )
+      assert.notEqual(code, 0)
+      assert.match(down.stderr.join(''), /ERR_CLI_PORTAL/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('serves the built portal for the broker of the data directory until stopped', {
+    skip: existsSync(join(PORTAL_DIST, 'index.html')) ? false : 'portal not built',
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'subrosa-portal-cli-'))
+    const broker = await startBroker({ dataDir: dir, unsealKey: systemRandom(32) })
+    try {
+      const port = await freePort()
+      const io = capture()
+      const done = main(['portal', '--data-dir', dir, '--port', String(port)], io)
+      const url = `http://127.0.0.1:${port}`
+      let res: Response | undefined
+      for (let i = 0; i < 100 && res === undefined; i++) {
+        res = await fetch(`${url}/config.json`).catch(() => undefined)
+        if (res === undefined) await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.deepEqual(await res?.json(), { broker: broker.url })
+      assert.match(io.stdout.join(''), /--cors-origin http:\/\/127\.0\.0\.1:\d+/)
+      assert.match(io.stdout.join(''), /--ignore-certificate-errors-spki-list=[A-Za-z0-9+/]{43}=/)
+      process.emit('SIGINT')
+      assert.equal(await done, 0)
+    } finally {
+      await broker.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

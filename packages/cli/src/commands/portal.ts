@@ -1,0 +1,86 @@
+import { createHash, X509Certificate } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect } from 'node:tls'
+import { PORTAL_DIST, servePortal } from '@subrosa/portal'
+import { type Command, stringOption } from '../command.ts'
+import { brokerConnection, CONNECTION_OPTIONS } from '../config.ts'
+import { CliError } from '../errors.ts'
+
+/**
+ * base64(SHA-256(SPKI)) of the certificate the broker serves, read over a TLS connection that
+ * verifies it against the pinned CA: Chromium's `--ignore-certificate-errors-spki-list` format.
+ */
+async function brokerSpkiPin(url: string, caPem: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  const der = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(
+      { host: hostname, port: Number(port || 443), ca: caPem, servername: hostname },
+      () => {
+        resolve(socket.getPeerCertificate().raw)
+        socket.end()
+      },
+    )
+    socket.setTimeout(5000, () => socket.destroy(new Error('timed out')))
+    socket.on('error', reject)
+  }).catch((cause: unknown) => {
+    throw new CliError(
+      'ERR_CLI_PORTAL',
+      `The broker at ${url} does not answer with a certificate of the pinned CA`,
+      { cause },
+    )
+  })
+  const spki = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' })
+  return createHash('sha256').update(spki).digest('base64')
+}
+
+/** `subrosa portal` */
+export const portal: Command = {
+  path: ['portal'],
+  summary: 'Serve the custodian console (web UI) on loopback; it talks only to the broker.',
+  usage: '[--broker url] [--port n] [options]',
+  json: false,
+  description:
+    'Serves packages/portal/dist (npm run build -w @subrosa/portal) on http://127.0.0.1:<port> with a\n' +
+    'Content-Security-Policy that allows requests to the broker only. The broker must allow the\n' +
+    'origin: `broker start --cors-origin http://127.0.0.1:<port>`. The browser must trust the broker\n' +
+    'certificate: import the broker CA, or start Chromium with the printed SPKI pin. Stop with Ctrl-C.',
+  options: {
+    ...CONNECTION_OPTIONS,
+    port: { type: 'string', value: 'n', description: 'Port on 127.0.0.1', default: '8080' },
+  },
+  async run(inv) {
+    const port = Number(stringOption(inv, 'port'))
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new CliError('ERR_CLI_USAGE', '--port must be 1..65535')
+    if (!existsSync(join(PORTAL_DIST, 'index.html')))
+      throw new CliError(
+        'ERR_CLI_PORTAL',
+        'The portal is not built: run npm run build -w @subrosa/portal',
+      )
+    const { url, caPem } = await brokerConnection(inv)
+    if (!url.startsWith('https://'))
+      throw new CliError('ERR_CLI_USAGE', '--broker must be an https:// URL')
+    const pin = await brokerSpkiPin(url, caPem)
+    const stopped = new Promise<void>((done) => {
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        done()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    const running = await servePortal({ broker: url, port }).catch((cause: unknown) => {
+      throw new CliError('ERR_CLI_PORTAL', `Cannot listen on 127.0.0.1:${port}`, { cause })
+    })
+    inv.io.out(
+      `Portal ${running.url}/ (broker ${url})\n` +
+        `  the broker must allow it: subrosa broker start --cors-origin ${running.url} ...\n` +
+        `  Chromium trusting this broker certificate: --ignore-certificate-errors-spki-list=${pin}\n`,
+    )
+    await stopped
+    await running.close()
+    return 0
+  },
+}

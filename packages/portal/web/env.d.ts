@@ -1,0 +1,2 @@
+// Vite imports the stylesheet from main.tsx; it has no exports.
+declare module '*.css' {}
