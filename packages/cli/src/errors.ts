@@ -16,6 +16,8 @@ export const CLI_ERRORS = {
   ERR_SPARK_MANIFEST:
     'A rendered Spark manifest does not validate against its schema (a bug in the renderer).',
   ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
+  ERR_CLI_MISSING_TOOL:
+    'A program the command runs is not installed (named in the message, e.g. redis-server for `subrosa demo healthcare`).',
   ERR_CLI_DATABASE:
     'The database named on the command line cannot be reached or refused the query (its SQLSTATE is shown).',
 } as const
