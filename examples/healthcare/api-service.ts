@@ -7,7 +7,7 @@
 // to the caller. Its logs carry metadata only: method, path, status, code, duration.
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { isSubrosaError, utf8 } from '@subrosa/core'
+import { type Clock, isSubrosaError, utf8 } from '@subrosa/core'
 import { createServiceCertificate } from '@subrosa/inference'
 import { type AttestedWorkload, attestWorkload, type TeeProvider } from '@subrosa/launcher'
 import { ProtocolError } from '@subrosa/protocol'
@@ -67,6 +67,8 @@ export type ApiServiceOptions = {
   readonly host?: string
   readonly port?: number
   readonly log?: (event: ApiLogEvent) => void
+  /** Verification time of callers' tokens (default: the system clock). */
+  readonly clock?: Clock
 }
 
 /** A running API service. */
@@ -108,6 +110,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       issuer: options.issuer,
       audience: options.audience,
       replayCache,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     })
     if (!allowed.has(claims.sub))
       throw new ProtocolError('ERR_TOKEN_CLAIMS', `Workload ${claims.sub} may not submit records`)

@@ -192,6 +192,16 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
     assert.equal(chain.api.opened(), opened + 1, 'no refused request was opened')
   })
 
+  it('refuses an expired token and, unless allowed, a caller in the sim TEE', async () => {
+    const [record] = chain.sampleRecords(1) as [PatientRecord]
+    // An API whose clock is ten minutes ahead: a fresh five-minute token has expired there.
+    const late = await chain.startApi({ clock: () => new Date(Date.now() + 600_000) })
+    await refusedBy(chain.submit(record, { api: late }), 401, 'ERR_TOKEN_EXPIRED')
+    const strict = await chain.startApi({ allowSimCallers: false })
+    await refusedBy(chain.submit(record, { api: strict }), 401, 'ERR_TOKEN_CLAIMS')
+    assert.equal(late.opened() + strict.opened(), 0, 'neither opened the record')
+  })
+
   it('refuses a relay whose TLS certificate is not the one the API token binds', async () => {
     const tls = await createServiceCertificate(['127.0.0.1'])
     let posts = 0
