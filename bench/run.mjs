@@ -4,7 +4,13 @@
 import { spawnSync } from 'node:child_process'
 
 const args = process.argv.slice(2)
-for (const bench of ['bench/engine.ts', 'bench/pme.ts', 'bench/attest.ts', 'bench/broker.ts']) {
+for (const bench of [
+  'bench/engine.ts',
+  'bench/pme.ts',
+  'bench/attest.ts',
+  'bench/broker.ts',
+  'bench/inference.ts',
+]) {
   const r = spawnSync(
     process.execPath,
     ['--conditions=source', '--import', 'tsx', bench, ...args],

@@ -15,7 +15,10 @@ export const CLI_ERRORS = {
     'The Spark runner (run_job.py, in the pod) refused its plan: not a SparkPlan, or an output column name that parquet column.keys cannot hold (, ; :).',
   ERR_SPARK_MANIFEST:
     'A rendered Spark manifest does not validate against its schema (a bug in the renderer).',
-  ERR_CLI_DEMO: 'The demo did not reach both expected outcomes (allowed job, denied tampered job).',
+  ERR_CLI_DEMO:
+    'The demo did not reach both expected outcomes (allowed job, denied tampered job; for demo healthcare: a diagnosis, a refused replayed token).',
+  ERR_CLI_MISSING_TOOL:
+    'A program the command runs is not installed (named in the message, e.g. redis-server for `subrosa demo healthcare`).',
   ERR_CLI_DATABASE:
     'The database named on the command line cannot be reached or refused the query (its SQLSTATE is shown).',
   ERR_CLI_PORTAL:

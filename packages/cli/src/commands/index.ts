@@ -6,6 +6,7 @@ import { brokerStart } from './broker.ts'
 import { brokerRecover, brokerRekey } from './broker-recover.ts'
 import { brokerVerify } from './broker-verify.ts'
 import { demo } from './demo.ts'
+import { demoHealthcare } from './demo-healthcare.ts'
 import { decrypt, encrypt } from './encrypt.ts'
 import { ownerRevoke, policyDiff, policyHistoryCommand, policySign } from './governance.ts'
 import { modelTrain, serveModel } from './inference.ts'
@@ -26,6 +27,7 @@ import { launch, run } from './workload.ts'
 /** Every command of `subrosa`, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
   demo,
+  demoHealthcare,
   brokerStart,
   brokerRecover,
   brokerRekey,
