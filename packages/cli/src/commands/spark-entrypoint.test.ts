@@ -2,16 +2,17 @@
 // HTTPS, with the sim TEE and a stand-in for spark-submit that reports what it finds.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateSimPlatformKey } from '@subrosa/attest'
 import { type RunningBroker, startBroker } from '@subrosa/broker'
 import { systemRandom, toHex } from '@subrosa/core'
 import { measureBundlePath } from '@subrosa/launcher'
-import { generateOwnerKey } from '@subrosa/protocol'
+import { type EarClaims, generateOwnerKey, teePublicKeyOf } from '@subrosa/protocol'
 import { applyPolicy, BrokerClient } from '@subrosa/sdk'
+import { decodeJwt, type JWK } from 'jose'
 import { runCli } from '../child.ts'
 import { cliEntry } from '../entry.ts'
 
@@ -120,6 +121,17 @@ describe('subrosa launch --spark-entrypoint', () => {
     assert.deepEqual(JSON.parse(res.stdout.trim()), { exists: true, mode: '600', bytes: 32 })
     assert.match(res.stderr, /INSECURE/)
     assert.doesNotMatch(res.stderr + res.stdout, /spark-auth.*[0-9a-f]{64}/)
+    // The KMS client's credentials: the token, and the private half of the key it attests.
+    const secretDir = dirname(driver.secret)
+    for (const name of ['kms-token', 'kms-key.jwk'])
+      assert.equal((await stat(join(secretDir, name))).mode & 0o777, 0o600, name)
+    const token = await readFile(join(secretDir, 'kms-token'), 'utf8')
+    const key = JSON.parse(await readFile(join(secretDir, 'kms-key.jwk'), 'utf8')) as JWK
+    const attested = teePublicKeyOf(decodeJwt(token) as EarClaims)
+    assert.equal(key.kty, 'EC')
+    assert.equal(typeof key.d, 'string', 'the private key')
+    assert.deepEqual([key.x, key.y], [attested.x, attested.y], 'the key the token attests')
+    assert.doesNotMatch(res.stderr + res.stdout, new RegExp(token.slice(-20).replace(/[-_]/g, '.')))
   })
 
   it('on failed attestation writes nothing, starts nothing and exits non-zero with the code', async () => {
@@ -128,6 +140,8 @@ describe('subrosa launch --spark-entrypoint', () => {
     assert.equal(res.status, 1)
     assert.match(res.stderr, /error ERR_POLICY_DENIED: /)
     assert.equal(existsSync(denied.secret), false, 'no secret file')
+    assert.equal(existsSync(join(dirname(denied.secret), 'kms-token')), false, 'no token file')
+    assert.equal(existsSync(join(dirname(denied.secret), 'kms-key.jwk')), false, 'no key file')
     assert.equal(existsSync(denied.marker), false, 'the command never started')
   })
 

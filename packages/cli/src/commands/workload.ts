@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { delimiter, dirname, join, resolve } from 'node:path'
+import { basename, delimiter, dirname, join, resolve } from 'node:path'
 import { systemClock, toHex } from '@subrosa/core'
 import { createStoreResolver, type JobProgress, runJob } from '@subrosa/engine'
 import {
@@ -17,11 +17,12 @@ import {
   writeSecretFile,
 } from '@subrosa/launcher'
 import type { BrokerClient } from '@subrosa/sdk'
-import type { JWK } from 'jose'
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
 import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
 import { CliError } from '../errors.ts'
 import { formatBytes, progressBar } from '../output.ts'
+import { SPARK_KMS_KEY_FILE, SPARK_KMS_TOKEN_FILE } from '../spark/defaults.ts'
 import { azureOption, validateJobFile } from './job.ts'
 
 const JOB_ID = /^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$/
@@ -80,6 +81,7 @@ async function attestAs(
   workload: string,
   bundle: string,
   job?: string,
+  keyPair?: { readonly privateKey: CryptoKey; readonly publicKey: CryptoKey },
 ): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
   const choice = stringOption(inv, 'tee') ?? 'sim'
   if (!isTeeChoice(choice))
@@ -109,6 +111,7 @@ async function attestAs(
       workload,
       tee,
       ...(job === undefined ? {} : { job }),
+      ...(keyPair === undefined ? {} : { keyPair }),
     })
     return { client, attested, measurement }
   } catch (error) {
@@ -321,8 +324,13 @@ export const launch: Command = {
     const secretFile = resolve(inv.io.cwd, stringOption(inv, 'secret-file') ?? '')
     const option = stringOption(inv, 'bundle')
     const bundle = option === undefined ? commandPath(command, inv.io) : resolve(inv.io.cwd, option)
+    // The Spark KMS client in the JVM opens unwrap answers with the attested TEE key, so in Spark
+    // mode it is extractable and written (0600) to the in-memory secret dir with the token.
+    const keyPair = spark
+      ? await generateKeyPair('ECDH-ES+A256KW', { extractable: true })
+      : undefined
     // Attestation first: when it fails, nothing below runs, no file is written, nothing starts.
-    const { client, attested, measurement } = await attestAs(inv, policy, bundle, job)
+    const { client, attested, measurement } = await attestAs(inv, policy, bundle, job, keyPair)
     try {
       const summary = attestationSummary(attested, measurement)
       inv.io.err(
@@ -333,6 +341,16 @@ export const launch: Command = {
           const [ns = '', name = ''] = policy.split('/')
           const secret = await attested.resource(ns, name, stringOption(inv, 'secret') ?? '')
           await writeSecretFile(secretFile, secret)
+          if (keyPair !== undefined) {
+            const dir = dirname(secretFile)
+            const utf8 = (text: string) => new TextEncoder().encode(text)
+            await writeSecretFile(join(dir, basename(SPARK_KMS_TOKEN_FILE)), utf8(attested.token))
+            const jwk = await exportJWK(keyPair.privateKey)
+            await writeSecretFile(
+              join(dir, basename(SPARK_KMS_KEY_FILE)),
+              utf8(JSON.stringify(jwk)),
+            )
+          }
         }
         const result = await launchCommand(attested, command, args, { baseEnv: inv.io.env })
         return result.exitCode

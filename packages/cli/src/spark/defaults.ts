@@ -2,6 +2,10 @@
 export const SPARK_SECRET_DIR = '/run/subrosa-spark'
 /** The Spark auth secret file (mode 0600), written by `subrosa launch --spark-entrypoint`. */
 export const SPARK_SECRET_FILE = `${SPARK_SECRET_DIR}/spark-auth`
+/** The workload's EAR token (0600) with which the Subrosa KMS client calls the broker. */
+export const SPARK_KMS_TOKEN_FILE = `${SPARK_SECRET_DIR}/kms-token`
+/** The private half of the attested TEE key (JWK, 0600): it opens the broker's unwrap answers. */
+export const SPARK_KMS_KEY_FILE = `${SPARK_SECRET_DIR}/kms-key.jwk`
 /** Where the job's ConfigMap (plan, properties, executor template) is mounted. */
 export const JOB_DIR = '/etc/subrosa/job'
 /** Where the broker's CA certificate (public) is mounted. */
@@ -41,6 +45,8 @@ export function securityConf(broker: string, footerKey: string): Record<string, 
     'spark.hadoop.parquet.encryption.kms.client.class': KMS_CLIENT_CLASS,
     'spark.hadoop.parquet.encryption.kms.instance.id': 'subrosa',
     'spark.hadoop.parquet.encryption.kms.instance.url': broker,
+    'spark.hadoop.subrosa.kms.token.file': SPARK_KMS_TOKEN_FILE,
+    'spark.hadoop.subrosa.kms.key.file': SPARK_KMS_KEY_FILE,
     'spark.hadoop.parquet.encryption.footer.key': footerKey,
     'spark.hadoop.parquet.encryption.plaintext.footer': 'false',
     'spark.hadoop.parquet.encryption.double.wrapping': 'true',
