@@ -163,7 +163,7 @@ export async function verifyEarToken(
       requiredClaims: ['iat', 'exp', 'jti'],
     }))
   } catch (cause) {
-    throw mapJoseError(cause)
+    throw tokenError(cause, 'Attestation token')
   }
   const parsed = earClaimsSchema.safeParse(payload)
   if (!parsed.success) {
@@ -194,15 +194,21 @@ function spkiOf(jwk: TeePublicKey): string {
   return toBase64Url(new Uint8Array(der))
 }
 
-function mapJoseError(cause: unknown): ProtocolError {
+/**
+ * A jose verification failure as a stable token code; `what` names the token in the message
+ * ("Attestation token", "Service token"). Never includes the token itself.
+ */
+export function tokenError(cause: unknown, what: string): ProtocolError {
   if (cause instanceof joseErrors.JWTExpired) {
-    return new ProtocolError('ERR_TOKEN_EXPIRED', 'Attestation token is expired', { cause })
+    return new ProtocolError('ERR_TOKEN_EXPIRED', `${what} is expired`, { cause })
   }
   if (cause instanceof joseErrors.JWTClaimValidationFailed) {
+    if (cause.claim === 'aud')
+      return new ProtocolError('ERR_TOKEN_AUDIENCE', `${what} is for another audience`, { cause })
     const expired = cause.claim === 'nbf' || cause.claim === 'iat'
     return new ProtocolError(
       expired ? 'ERR_TOKEN_EXPIRED' : 'ERR_TOKEN_CLAIMS',
-      `Attestation token claim ${cause.claim} is not acceptable`,
+      `${what} claim ${cause.claim} is not acceptable`,
       { cause },
     )
   }
@@ -212,13 +218,13 @@ function mapJoseError(cause: unknown): ProtocolError {
   ) {
     return new ProtocolError(
       'ERR_TOKEN_SIGNATURE',
-      'Attestation token is not signed by a key of the trusted issuer',
+      `${what} is not signed by a key of the trusted issuer`,
       { cause },
     )
   }
   return new ProtocolError(
     'ERR_TOKEN_INVALID',
-    'Attestation token is malformed or uses an unsupported algorithm',
+    `${what} is malformed or uses an unsupported algorithm`,
     { cause },
   )
 }

@@ -4,11 +4,11 @@ import {
   decodeProtectedHeader,
   type JSONWebKeySet,
   type JWK,
-  errors as joseErrors,
   jwtVerify,
   SignJWT,
 } from 'jose'
 import { z } from 'zod'
+import { tokenError } from './ear.ts'
 import { ProtocolError } from './errors.ts'
 import type { TeePublicKey } from './kbs.ts'
 
@@ -173,7 +173,7 @@ export async function verifyExchangedTokenClaims(
       requiredClaims: ['iat', 'exp', 'jti', 'sub', 'aud'],
     }))
   } catch (cause) {
-    throw mapError(cause)
+    throw tokenError(cause, 'Service token')
   }
   const parsed = exchangedClaimsSchema.safeParse(payload)
   if (!parsed.success)
@@ -185,33 +185,4 @@ export async function verifyExchangedTokenClaims(
 
 function bareEcKey(key: TeePublicKey): JWK {
   return { kty: key.kty, crv: key.crv, x: key.x, y: key.y }
-}
-
-function mapError(cause: unknown): ProtocolError {
-  if (cause instanceof joseErrors.JWTExpired)
-    return new ProtocolError('ERR_TOKEN_EXPIRED', 'Service token is expired', { cause })
-  if (cause instanceof joseErrors.JWTClaimValidationFailed) {
-    if (cause.claim === 'aud')
-      return new ProtocolError('ERR_TOKEN_AUDIENCE', 'Service token is for another audience', {
-        cause,
-      })
-    const time = cause.claim === 'nbf' || cause.claim === 'iat'
-    return new ProtocolError(
-      time ? 'ERR_TOKEN_EXPIRED' : 'ERR_TOKEN_CLAIMS',
-      `Service token claim ${cause.claim} is not acceptable`,
-      { cause },
-    )
-  }
-  if (
-    cause instanceof joseErrors.JWSSignatureVerificationFailed ||
-    cause instanceof joseErrors.JWKSNoMatchingKey
-  )
-    return new ProtocolError(
-      'ERR_TOKEN_SIGNATURE',
-      'Service token is not signed by a key of the trusted issuer',
-      { cause },
-    )
-  return new ProtocolError('ERR_TOKEN_INVALID', 'Service token is malformed or unsupported', {
-    cause,
-  })
 }
