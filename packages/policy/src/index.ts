@@ -13,6 +13,7 @@ export {
   parseJob,
   validateJob,
 } from './job.ts'
+export { type DiffLine, lineDiff } from './line-diff.ts'
 export { type JobFinding, lintJob, queryParameters } from './lint-job.ts'
 export {
   type KeyGrant,

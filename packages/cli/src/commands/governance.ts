@@ -1,12 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { parsePolicy, policyHash } from '@subrosa/policy'
+import { lineDiff, parsePolicy, policyHash } from '@subrosa/policy'
 import { signPolicyApproval } from '@subrosa/protocol'
 import { policyHistory, policyVersion, revokeOwnKey } from '@subrosa/sdk'
 import { type Command, type Invocation, positionals, stringOption } from '../command.ts'
 import { brokerClient, OWNER_OPTIONS, ownerCredentials, readText } from '../config.ts'
 import { CliError } from '../errors.ts'
-import { lineDiff } from '../line-diff.ts'
 import { renderTable } from '../output.ts'
 
 const short = (hash: string | null) => (hash === null ? '-' : `${hash.slice(0, 19)}…`)

@@ -1,8 +1,9 @@
 // Policies: pick one, see its versions, compare two of them, edit the next version, review the
 // change (diff + hash) and apply it signed by the owner key in this browser.
+
+import { lineDiff } from '@subrosa/policy'
 import { useEffect, useState } from 'preact/hooks'
 import { api, type Broker, type PolicyVersion, type PolicyVersionSummary } from '../api.ts'
-import { lineDiff } from '../diff.ts'
 import { type Draft, parseDraft, withPredecessor } from '../policy-hash.ts'
 import { signPolicyApproval } from '../signing.ts'
 import type { AuditState } from './console.tsx'
