@@ -1,6 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { systemClock } from '@subrosa/core'
 import {
   type AttestRequest,
   earCallerVerifier,
@@ -10,21 +9,13 @@ import {
   trainWdbcModel,
   WDBC_CSV_PATH,
 } from '@subrosa/inference'
-import {
-  attestWorkload,
-  detectTee,
-  isTeeChoice,
-  measureBundlePath,
-  simTee,
-  TEE_CHOICES,
-  type TeeProvider,
-} from '@subrosa/launcher'
+import { attestWorkload, type TeeProvider } from '@subrosa/launcher'
 import { type BrokerClient, createMemoryReplayCache } from '@subrosa/sdk'
-import type { JSONWebKeySet, JWK } from 'jose'
-import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
-import { brokerClient, CONNECTION_OPTIONS, readJson } from '../config.ts'
+import type { JSONWebKeySet } from 'jose'
+import { type Command, listOption, stringOption } from '../command.ts'
+import { brokerClient, CONNECTION_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
-import { TEE_OPTIONS } from './workload.ts'
+import { TEE_OPTIONS, teeFor } from './workload.ts'
 
 /** `subrosa model train` */
 export const modelTrain: Command = {
@@ -66,30 +57,6 @@ export const modelTrain: Command = {
     )
     return 0
   },
-}
-
-async function teeOf(inv: Invocation, bundle: string): Promise<TeeProvider> {
-  const choice = stringOption(inv, 'tee') ?? 'sim'
-  if (!isTeeChoice(choice))
-    throw new CliError(
-      'ERR_CLI_USAGE',
-      `--tee ${choice}: expected one of ${TEE_CHOICES.join(', ')}`,
-    )
-  const { measurement } = await measureBundlePath(bundle)
-  return detectTee({
-    choice,
-    sim: async () => {
-      const keyFile = resolve(
-        inv.io.cwd,
-        inv.io.env.SUBROSA_SIM_KEY ?? stringOption(inv, 'sim-key') ?? 'sim-platform.jwk',
-      )
-      const platformKey = (await readJson(
-        keyFile,
-        'the sim platform key (--sim-key; create one with subrosa sim keygen)',
-      )) as JWK
-      return simTee({ platformKey, measurement, clock: systemClock })
-    },
-  })
 }
 
 /**
@@ -205,7 +172,7 @@ export const serveModel: Command = {
     const modelFile = await readFile(modelPath).catch((cause: unknown) => {
       throw new CliError('ERR_CLI_FILE', `Cannot read the model ${modelPath}`, { cause })
     })
-    const tee = await teeOf(inv, resolve(inv.io.cwd, stringOption(inv, 'bundle') ?? model))
+    const { tee } = await teeFor(inv, resolve(inv.io.cwd, stringOption(inv, 'bundle') ?? model))
     const host = stringOption(inv, 'host') ?? '127.0.0.1'
     const names = listOption(inv, 'tls-name')
     const client = await brokerClient(inv, false)

@@ -14,6 +14,7 @@ import {
   measureBundlePath,
   simTee,
   TEE_CHOICES,
+  type TeeProvider,
   writeSecretFile,
 } from '@subrosa/launcher'
 import type { BrokerClient } from '@subrosa/sdk'
@@ -76,13 +77,16 @@ export function attestationSummary(attested: AttestedWorkload, bundleMeasurement
   }
 }
 
-async function attestAs(
+/**
+ * The TEE `--tee` chooses (default sim) and the bundle's measurement; the sim TEE's platform key
+ * is read only when sim is chosen (`--sim-key`, `SUBROSA_SIM_KEY`).
+ *
+ * @throws CliError `ERR_CLI_USAGE` for an unknown `--tee`; the launcher's `ERR_LAUNCHER_TEE_*`.
+ */
+export async function teeFor(
   inv: Invocation,
-  workload: string,
   bundle: string,
-  job?: string,
-  keyPair?: { readonly privateKey: CryptoKey; readonly publicKey: CryptoKey },
-): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
+): Promise<{ tee: TeeProvider; measurement: Uint8Array }> {
   const choice = stringOption(inv, 'tee') ?? 'sim'
   if (!isTeeChoice(choice))
     throw new CliError(
@@ -104,6 +108,17 @@ async function attestAs(
       return simTee({ platformKey, measurement, clock: systemClock })
     },
   })
+  return { tee, measurement }
+}
+
+async function attestAs(
+  inv: Invocation,
+  workload: string,
+  bundle: string,
+  job?: string,
+  keyPair?: { readonly privateKey: CryptoKey; readonly publicKey: CryptoKey },
+): Promise<{ client: BrokerClient; attested: AttestedWorkload; measurement: Uint8Array }> {
+  const { tee, measurement } = await teeFor(inv, bundle)
   const client = await brokerClient(inv, false)
   try {
     const attested = await attestWorkload({
