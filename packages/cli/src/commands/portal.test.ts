@@ -61,6 +61,28 @@ describe('subrosa portal', () => {
       assert.match(io.stdout.join(''), /--ignore-certificate-errors-spki-list=[A-Za-z0-9+/]{43}=/)
       process.emit('SIGINT')
       assert.equal(await done, 0)
+      // --json: one line with what a script needs to start Chromium and the broker.
+      const jsonPort = await freePort()
+      const jsonIo = capture()
+      const jsonDone = main(
+        ['portal', '--data-dir', dir, '--port', String(jsonPort), '--json'],
+        jsonIo,
+      )
+      for (let i = 0; i < 100 && jsonIo.stdout.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 50))
+      const printed = JSON.parse(jsonIo.stdout.join('')) as Record<string, string>
+      assert.deepEqual(
+        { ...printed, spkiPin: undefined },
+        {
+          url: `http://127.0.0.1:${jsonPort}/`,
+          broker: broker.url,
+          corsOrigin: `http://127.0.0.1:${jsonPort}`,
+          spkiPin: undefined,
+        },
+      )
+      assert.match(printed.spkiPin ?? '', /^[A-Za-z0-9+/]{43}=$/)
+      process.emit('SIGINT')
+      assert.equal(await jsonDone, 0)
     } finally {
       await broker.close()
       await rm(dir, { recursive: true, force: true })

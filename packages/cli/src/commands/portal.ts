@@ -39,7 +39,7 @@ export const portal: Command = {
   path: ['portal'],
   summary: 'Serve the custodian console (web UI) on loopback; it talks only to the broker.',
   usage: '[--broker url] [--port n] [options]',
-  json: false,
+  json: true,
   description:
     'Serves packages/portal/dist (npm run build -w @subrosa/portal) on http://127.0.0.1:<port> with a\n' +
     'Content-Security-Policy that allows requests to the broker only. The broker must allow the\n' +
@@ -75,9 +75,11 @@ export const portal: Command = {
       throw new CliError('ERR_CLI_PORTAL', `Cannot listen on 127.0.0.1:${port}`, { cause })
     })
     inv.io.out(
-      `Portal ${running.url}/ (broker ${url})\n` +
-        `  the broker must allow it: subrosa broker start --cors-origin ${running.url} ...\n` +
-        `  Chromium trusting this broker certificate: --ignore-certificate-errors-spki-list=${pin}\n`,
+      inv.json
+        ? `${JSON.stringify({ url: `${running.url}/`, broker: url, corsOrigin: running.url, spkiPin: pin })}\n`
+        : `Portal ${running.url}/ (broker ${url})\n` +
+            `  the broker must allow it: subrosa broker start --cors-origin ${running.url} ...\n` +
+            `  Chromium trusting this broker certificate: --ignore-certificate-errors-spki-list=${pin}\n`,
     )
     await stopped
     await running.close()
