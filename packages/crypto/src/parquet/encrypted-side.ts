@@ -194,15 +194,20 @@ export function encryptedSource(
       const aad = (type: number, page?: number) =>
         moduleAad(cipher.fileAad, type, ref.rowGroup, ref.column, page)
       // Only the first page may be a dictionary page; the AAD that opens it says which it is.
-      let dictionary = false
-      let plainHeader = decryptModuleBody(
-        cipher.key,
-        body,
-        aad(MODULE_TYPE.DATA_PAGE_HEADER, ref.ordinal),
-      )
+      // Try first what the chunk's metadata announces: each failed try is a GCM pass and a throw.
+      const openAs = (asDictionary: boolean) =>
+        decryptModuleBody(
+          cipher.key,
+          body,
+          asDictionary
+            ? aad(MODULE_TYPE.DICTIONARY_PAGE_HEADER)
+            : aad(MODULE_TYPE.DATA_PAGE_HEADER, ref.ordinal),
+        )
+      let dictionary = ref.first && ref.dictionaryLikely === true
+      let plainHeader = openAs(dictionary)
       if (plainHeader === undefined && ref.first) {
-        dictionary = true
-        plainHeader = decryptModuleBody(cipher.key, body, aad(MODULE_TYPE.DICTIONARY_PAGE_HEADER))
+        dictionary = !dictionary
+        plainHeader = openAs(dictionary)
       }
       if (plainHeader === undefined) authFailure('page header', ref, ref.ordinal)
       // Trailing bytes are tolerated (parquet-mr 1.17 pads encrypted headers with zeros).

@@ -56,7 +56,12 @@ export type ChunkRef = {
 }
 
 /** A page of a chunk: ordinal counts data pages only (the AAD's page ordinal). */
-export type PageRef = ChunkRef & { readonly ordinal: number; readonly first: boolean }
+export type PageRef = ChunkRef & {
+  readonly ordinal: number
+  readonly first: boolean
+  /** The chunk's metadata names a dictionary page: try that AAD first (a failed try costs). */
+  readonly dictionaryLikely?: boolean
+}
 
 /** A page as the source side hands it over: its header and plaintext body. */
 export type PlainPage = {
@@ -278,11 +283,13 @@ async function transcodeChunk(
   let ordinal = 0
   let dictionaryPageOffset: number | undefined
   let dataPageOffset: number | undefined
+  const dictionaryLikely = getField(meta, COLUMN_META_DATA.dictionaryPageOffset) !== undefined
   while (reader.remaining > 0) {
     const pageRef: PageRef = {
       ...ref,
       ordinal,
       first: dictionaryPageOffset === undefined && dataPageOffset === undefined,
+      dictionaryLikely,
     }
     const page = await from.readPage(pageRef, reader)
     const info = readPageHeader(page.header)

@@ -37,8 +37,15 @@ function varint32(c: Cursor): number {
 }
 
 function varint64(c: Cursor): bigint {
-  let result = 0n
-  for (let i = 0n; i < 10n; i++) {
+  // The first 7 bytes (49 bits) add up exactly in a double; BigInt only for the rare longer ones.
+  let low = 0
+  for (let i = 0; i < 7; i++) {
+    const b = u8(c)
+    low += (b & 0x7f) * 2 ** (7 * i)
+    if ((b & 0x80) === 0) return BigInt(low)
+  }
+  let result = BigInt(low)
+  for (let i = 7n; i < 10n; i++) {
     const b = u8(c)
     if (i === 9n && b > 0x01) malformed('64-bit varint overflows')
     result |= BigInt(b & 0x7f) << (7n * i)
