@@ -187,6 +187,16 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     assert.equal(ran.insecure, true)
     assert.equal(ran.measurement, measurement, 'the measurement the broker verified')
     assert.equal((ran.outputs as { rows: number }[])[0]?.rows, 2)
+    // Who decrypts: DuckDB when asked; by default Subrosa, the one column read, when the scratch
+    // dir is memory-backed (/dev/shm).
+    const native = json(await run(['run', 'job.yaml', '--decrypt', 'native', '--json'], dir))
+    assert.equal((native.inputs as { read: string }[])[0]?.read, 'native')
+    assert.deepEqual((native.outputs as { rows: number }[])[0]?.rows, 2)
+    if (existsSync('/dev/shm'))
+      assert.deepEqual((ran.inputs as { columns?: string[] }[])[0]?.columns, ['VendorID'])
+    const bad = await run(['run', 'job.yaml', '--decrypt', 'duckdb'], dir)
+    assert.equal(bad.status, 2)
+    assert.match(bad.stderr, /--decrypt is auto, native or scratch/)
     json(await run(['decrypt', 'result.parquet', 'result.plain.parquet', '--json'], dir))
     assert.equal((await stat(join(dir, 'result.plain.parquet'))).mode & 0o777, 0o600)
     const audit = json(await run(['audit', '--json'], dir))
@@ -217,7 +227,7 @@ describe('the README walk-through, as processes against `subrosa broker start`',
       join(dir, 'pii-job.yaml'),
       'apiVersion: subrosa/v1\nkind: Job\nmetadata: { name: pii }\npolicy: acme/pii-analytics/job\n' +
         'inputs: { trips: { format: parquet, uri: trips-pii.pme.parquet, key: acme/taxi } }\n' +
-        'query: SELECT count(*) AS n, sum(trip_distance) AS d FROM trips\n' +
+        'query: SELECT count(*) AS n, sum(trip_distance) AS d FROM (SELECT * FROM trips)\n' +
         'outputs: { out: { format: parquet, uri: pii-result.parquet, key: acme/results } }\n',
     )
     const measurement = toHex((await measureBundlePath(join(dir, 'pii-job.yaml'))).measurement)

@@ -2,6 +2,7 @@
 import type { DuckDBValue } from '@duckdb/node-api'
 import type { KmsClient } from '@subrosa/crypto'
 import type { JobInput, JobOutput } from '@subrosa/policy'
+import type { ReferencedColumns } from './columns.ts'
 import type { DuckDbSession } from './duckdb-session.ts'
 import type { ObjectStore } from './storage/object-store.ts'
 
@@ -43,7 +44,17 @@ export type JobContext = {
   /** Values for the job's parameters given at run time (`--param name=value`), by name. */
   readonly parameters?: Readonly<Record<string, string | number | boolean>>
   readonly onProgress?: (progress: JobProgress) => void
+  /**
+   * Who decrypts uniform AES_GCM_V1 Parquet (ADR 0032): `native`, DuckDB, with no plaintext
+   * copy; `scratch`, Subrosa, only the columns the queries read, into the scratch dir; `auto`
+   * (default), `scratch` when the scratch dir is memory-backed (tmpfs, ramfs) and has room,
+   * else `native`. Other PME files are always decrypted into scratch.
+   */
+  readonly decrypt?: DecryptMode
 }
+
+/** See {@link JobContext.decrypt}. */
+export type DecryptMode = 'auto' | 'native' | 'scratch'
 
 /** Everything an adapter needs: the job context plus storage, scratch and parameter names. */
 export type EngineContext = JobContext & {
@@ -53,6 +64,13 @@ export type EngineContext = JobContext & {
   scratchPath(hint: string): string
   /** A fresh named DuckDB parameter (`subrosa_key_<n>`) for a key; use it as `$name::BLOB`. */
   parameterName(): string
+  /** The columns the job's queries can read (a superset), for decrypting only those. */
+  readonly referenced: ReferencedColumns
+  /**
+   * Whether Subrosa decrypts a uniform file of `bytes` into scratch (`auto` resolved against the
+   * scratch dir's file system and free space), rather than DuckDB reading it natively.
+   */
+  decryptIntoScratch(bytes: number): Promise<boolean>
 }
 
 /** What was read for one input; no data values, only counts and identifiers. */
@@ -68,6 +86,8 @@ export type InputSummary = {
   readonly read: 'native' | 'scratch'
   /** Columns left out: the workload was not granted their keys. */
   readonly droppedColumns: readonly string[]
+  /** When Subrosa decrypted only part of the columns: the top-level fields it decrypted. */
+  readonly columns?: readonly string[]
 }
 
 /** An input made readable by DuckDB. */

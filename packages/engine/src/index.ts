@@ -1,5 +1,6 @@
 export type {
   BoundQuery,
+  DecryptMode,
   EngineContext,
   InputSummary,
   JobContext,
@@ -10,6 +11,7 @@ export type {
   WriteOutput,
 } from './adapters.ts'
 export { checkJob, type JobCheck } from './check-job.ts'
+export { fieldsToRead, type ReferencedColumns, referencedColumns } from './columns.ts'
 export {
   type DeltaAction,
   type DeltaAdd,

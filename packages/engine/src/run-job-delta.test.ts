@@ -205,6 +205,44 @@ describe('runJob with Delta tables', () => {
     assert.deepEqual(rows, await expected(`true`).then((r) => r.map(emptyIsNull)))
   })
 
+  it('decrypts only the data columns a query names, partition columns from the log', async () => {
+    await runJob(append('narrow', `SELECT * FROM src`, { partitionBy: ['day'] }), ctx())
+    const query = (sql: string, decrypt: 'native' | 'scratch') =>
+      runJob(
+        validateJob({
+          apiVersion: 'subrosa/v1',
+          kind: 'Job',
+          metadata: { name: 'narrow' },
+          policy: 't/p/w',
+          inputs: { t: { format: 'delta', uri: 'narrow', key: 't/lake' } },
+          query: sql,
+          outputs: { out: { format: 'parquet', uri: 'out/narrow.parquet', key: 't/out' } },
+        }),
+        ctx({ decrypt }),
+      )
+    const sql =
+      'SELECT day, kind, count(*) AS n, sum(amount) AS total FROM t GROUP BY ALL ORDER BY ALL'
+    const native = await query(sql, 'native')
+    const want = await readParquetFile(join(dir, 'out', 'narrow.parquet'), kms, 'day, kind')
+    assert.equal(want.length, 15)
+    assert.equal(native.inputs[0]?.read, 'native')
+    const scratched = await query(sql, 'scratch')
+    assert.equal(scratched.inputs[0]?.read, 'scratch')
+    assert.deepEqual(scratched.inputs[0]?.columns, ['kind', 'amount'])
+    assert.deepEqual(
+      await readParquetFile(join(dir, 'out', 'narrow.parquet'), kms, 'day, kind'),
+      want,
+    )
+    // Only a partition column: one data column is still decrypted, a file needs one.
+    const days = await query('SELECT day, count(*) AS n FROM t GROUP BY day', 'scratch')
+    assert.deepEqual(days.inputs[0]?.columns, ['id'])
+    const counts = await readParquetFile(join(dir, 'out', 'narrow.parquet'), kms, 'day')
+    assert.deepEqual(
+      counts.map((r) => r.n),
+      ['400', '400', '400', '400', '400'],
+    )
+  })
+
   it('partitions by timestamp, boolean and decimal columns and reads their values back typed', async () => {
     const query = `SELECT id, label, date_trunc('hour', ts) AS hour, id % 2 = 0 AS even,
       (id % 3 * 0.5)::DECIMAL(4, 1) AS half FROM src WHERE id < 300`

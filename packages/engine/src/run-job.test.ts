@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { watch } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { existsSync, watch } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -202,13 +202,27 @@ describe('runJob', () => {
     assert.equal(all.inputs[0]?.read, 'scratch')
     assert.deepEqual(all.inputs[0]?.droppedColumns, [])
     assert.deepEqual(await readOutput(dir), [{ n: '7143', top: 'v9997' }])
-    // A workload without the pii master key: the column is absent, the rest answers.
+    // A workload without the pii master key: a query that does not read the column never asks
+    // for its key (only the columns it names are decrypted) and answers.
     const { 'subrosa:t/pii': _pii, ...rest } = masters
     const partial = { ...ctx(), kms: createInMemoryKms(rest) }
     const some = await runJob(columnsJob('SELECT count(*) AS n FROM rides WHERE zone = 1'), partial)
-    assert.deepEqual(some.inputs[0]?.droppedColumns, ['label'])
+    assert.deepEqual(some.inputs[0]?.droppedColumns, [])
+    assert.deepEqual(some.inputs[0]?.columns, ['zone'])
     assert.deepEqual(await readOutput(dir), [{ n: '7143' }])
+    // Reading every column: the one not granted is absent, the rest answers.
+    const star = await runJob(
+      columnsJob('SELECT count(*) AS n FROM (SELECT * FROM rides) WHERE zone = 1'),
+      partial,
+    )
+    assert.deepEqual(star.inputs[0]?.droppedColumns, ['label'])
+    assert.equal(star.inputs[0]?.columns, undefined)
+    assert.deepEqual(await readOutput(dir), [{ n: '7143' }])
+    // Naming it: refused, whether it is all the query reads or one of several columns.
     await assert.rejects(runJob(columnsJob('SELECT max(label) FROM rides'), partial), {
+      code: 'ERR_PARQUET_KEY_UNAVAILABLE',
+    })
+    await assert.rejects(runJob(columnsJob('SELECT max(label), count(zone) FROM rides'), partial), {
       code: 'ERR_ENGINE_QUERY',
     })
     assert.deepEqual(
@@ -217,7 +231,62 @@ describe('runJob', () => {
       'decrypted inputs removed from scratch',
     )
   })
+
+  it('decrypts a uniform file itself, only the columns the query names, when asked to', async () => {
+    const query =
+      'SELECT zone, count(*) AS n, max(label) AS top FROM rides GROUP BY zone ORDER BY zone'
+    const native = await runJob(job(query), { ...ctx(), decrypt: 'native' as const })
+    const expected = await readOutput(dir)
+    assert.equal(expected.length, 7)
+    assert.equal(native.inputs[0]?.read, 'native')
+    const scratched = await runJob(job(query), { ...ctx(), decrypt: 'scratch' as const })
+    assert.equal(scratched.inputs[0]?.read, 'scratch')
+    assert.deepEqual(scratched.inputs[0]?.columns, ['zone', 'label'])
+    assert.deepEqual(await readOutput(dir), expected)
+    // Qualified and differently cased names count; a star or a count alone do not project.
+    const qualified = await runJob(job('SELECT max(r.ID) AS m FROM rides r'), {
+      ...ctx(),
+      decrypt: 'scratch' as const,
+    })
+    assert.deepEqual(qualified.inputs[0]?.columns, ['id'])
+    assert.deepEqual(await readOutput(dir), [{ m: '49999' }])
+    const counted = await runJob(job('SELECT count(*) AS n FROM rides'), {
+      ...ctx(),
+      decrypt: 'scratch' as const,
+    })
+    assert.deepEqual(counted.inputs[0]?.columns, ['id'], 'one column: a file needs one')
+    assert.deepEqual(await readOutput(dir), [{ n: '50000' }])
+    const star = await runJob(job('SELECT * FROM rides WHERE id = 3'), {
+      ...ctx(),
+      decrypt: 'scratch' as const,
+    })
+    assert.equal(star.inputs[0]?.columns, undefined)
+    assert.deepEqual(await readOutput(dir), [{ id: '3', zone: '3', label: 'v3' }])
+    assert.deepEqual(await readdir(scratch), [], 'the job scratch dir is removed')
+  })
+
+  it('decrypts into scratch by default only when the scratch dir is memory-backed', async (t) => {
+    if (!existsSync('/dev/shm')) return t.skip('no /dev/shm on this machine')
+    const memory = await mkdtemp(join('/dev/shm', 'subrosa-engine-'))
+    try {
+      const query = 'SELECT count(*) AS n FROM rides WHERE zone = 2'
+      const onDisk = await runJob(job(query), ctx())
+      const inMemory = await runJob(job(query), { ...ctx(), scratchDir: memory })
+      assert.deepEqual(
+        [onDisk.inputs[0]?.read, inMemory.inputs[0]?.read],
+        [(await isMemoryBacked(scratch)) ? 'scratch' : 'native', 'scratch'],
+      )
+      assert.deepEqual(await readOutput(dir), [{ n: '7143' }])
+      assert.deepEqual(await readdir(memory), [])
+    } finally {
+      await rm(memory, { recursive: true, force: true })
+    }
+  })
 })
+
+async function isMemoryBacked(path: string): Promise<boolean> {
+  return [0x01021994, 0x858458f6].includes((await statfs(path)).type)
+}
 
 describe('openDuckDb', () => {
   it('applies the hardening and locks it', async () => {

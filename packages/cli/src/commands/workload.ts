@@ -155,11 +155,20 @@ export const run: Command = {
       multiple: true,
       description: "Value for one of the job's parameters",
     },
+    decrypt: {
+      type: 'string',
+      value: 'auto|native|scratch',
+      description:
+        'Who decrypts uniform PME Parquet: DuckDB (native), or Subrosa, only the columns the query reads, into the memory-backed scratch dir (scratch); auto (default) picks scratch when the scratch dir is memory-backed and has room',
+    },
   },
   async run(inv) {
     const [file] = inv.positionals
     if (file === undefined || inv.positionals.length !== 1)
       throw new CliError('ERR_CLI_USAGE', 'Expected <job.yaml> (see subrosa run --help)')
+    const decrypt = stringOption(inv, 'decrypt') ?? 'auto'
+    if (decrypt !== 'auto' && decrypt !== 'native' && decrypt !== 'scratch')
+      throw new CliError('ERR_CLI_USAGE', `--decrypt is auto, native or scratch, not ${decrypt}`)
     const jobPath = resolve(inv.io.cwd, file)
     const { job, findings } = await validateJobFile(jobPath, undefined, inv.io.env)
     const errors = findings.filter((f) => f.level === 'error')
@@ -182,6 +191,7 @@ export const run: Command = {
         baseDir: dirname(jobPath),
         kmsInstance: { id: 'subrosa', url: client.url },
         parameters: jobParameters(inv),
+        decrypt,
         resolveStore: createStoreResolver({
           baseDir: dirname(jobPath),
           ...azureOption(inv.io.env),
@@ -203,7 +213,7 @@ export const run: Command = {
         )
         for (const i of summary.inputs)
           inv.io.out(
-            `Read ${i.name} (${i.format}, ${i.uri}): ${formatBytes(i.bytes)} in ${i.files} file(s) under ${i.masterKeyId}, decrypted ${i.read === 'native' ? 'by DuckDB' : 'into the TEE scratch dir'}${i.droppedColumns.length > 0 ? `; columns not granted: ${i.droppedColumns.join(', ')}` : ''}`,
+            `Read ${i.name} (${i.format}, ${i.uri}): ${formatBytes(i.bytes)} in ${i.files} file(s) under ${i.masterKeyId}, decrypted ${i.read === 'native' ? 'by DuckDB' : `into the TEE scratch dir${i.columns === undefined ? '' : ` (only ${i.columns.join(', ')})`}`}${i.droppedColumns.length > 0 ? `; columns not granted: ${i.droppedColumns.join(', ')}` : ''}`,
           )
         for (const o of summary.outputs)
           inv.io.out(

@@ -15,6 +15,12 @@ export type ParquetDecryptOptions = {
    * `ERR_PARQUET_KEY_UNAVAILABLE`; `drop` leaves them out of the output (column access control).
    */
   unreadableColumns?: 'error' | 'drop'
+  /**
+   * Which columns to decrypt, by path in the schema (default: all). The others are neither read
+   * nor decrypted and leave the output's schema (a projection, not access control: they are not
+   * counted in `droppedColumns`). At least one column must stay (`ERR_PARQUET_UNSUPPORTED`).
+   */
+  columns?: (path: readonly string[]) => boolean
   onProgress?: (done: number, total: number) => void
 }
 
@@ -54,6 +60,7 @@ export async function decryptParquet(
     }),
     to: plainSink(),
     onProgress: options.onProgress,
+    columns: options.columns,
     direction: 'decrypt',
   })
 }

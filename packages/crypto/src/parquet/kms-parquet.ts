@@ -128,6 +128,8 @@ export type DecryptParquetWithKmsOptions = {
   keyMaterial?: KeyMaterialStore
   /** Columns whose master key the KMS refuses or lacks: see {@link ParquetDecryptOptions}. */
   unreadableColumns?: 'error' | 'drop'
+  /** Which columns to decrypt: see {@link ParquetDecryptOptions}. */
+  columns?: (path: readonly string[]) => boolean
   onProgress?: (done: number, total: number) => void
 }
 
@@ -201,6 +203,7 @@ export async function decryptParquetWithKms(
         : { unreadableColumns: options.unreadableColumns }),
       ...(options.aadPrefix === undefined ? {} : { aadPrefix: options.aadPrefix }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.columns === undefined ? {} : { columns: options.columns }),
     })
   } finally {
     for (const key of keys) wipe(key)

@@ -18,9 +18,13 @@ import { createInMemoryKms } from '../kms.ts'
 import { bytesSource, memorySink } from './byte-io.ts'
 import { decryptParquet } from './decrypt-parquet.ts'
 import { encryptParquet } from './encrypt-parquet.ts'
+import { encryptedSource } from './encrypted-side.ts'
+import { openParquet } from './footer.ts'
 import { inspectParquet, readParquetFooter } from './inspect.ts'
 import { createKekCache, parseKeyMaterial } from './key-material.ts'
 import { decryptParquetWithKms, encryptParquetWithKms, unwrapFooterKey } from './kms-parquet.ts'
+import { chunkRange, columnChunksOf, rowGroupsOf } from './metadata.ts'
+import type { ThriftStruct } from './thrift-compact.ts'
 
 const ROWS = 60_000
 const TABLE = `SELECT i::INTEGER AS id,
@@ -222,6 +226,66 @@ describe('PME round trip through DuckDB', () => {
       code: 'ERR_CRYPTO_UNKNOWN_MASTER_KEY',
     })
     cache.clear()
+  })
+
+  it('decrypts only the columns asked for, without reading the others', async () => {
+    const sink = memorySink()
+    await encryptParquet(bytesSource(plain), sink, { footerKey: key })
+    const encrypted = sink.bytes()
+    const wanted = new Set(['id', 'amount'])
+    const out = memorySink()
+    const stats = await decryptParquet(bytesSource(encrypted), out, {
+      keyRetriever: () => key,
+      columns: (path) => wanted.has(path[0] ?? ''),
+    })
+    assert.deepEqual(stats.droppedColumns, [], 'a projection is not a refusal')
+    const path = dir.file('projected.parquet', out.bytes())
+    assert.deepEqual(
+      await db.rows(
+        `SELECT count(*) AS n, count(amount) AS amounts, sum(id)::BIGINT AS ids FROM read_parquet(${sqlPath(path)})`,
+      ),
+      await db.rows(
+        `SELECT count(*) AS n, count(amount) AS amounts, sum(id)::BIGINT AS ids FROM read_parquet(${sqlPath(plainPath)})`,
+      ),
+    )
+    assert.deepEqual(
+      (await db.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlPath(path)})`)).map(
+        (r) => r.column_name,
+      ),
+      ['id', 'amount'],
+    )
+    // A flipped byte in every chunk of another column (note, the 6th): never read, so never
+    // noticed...
+    const opened = await openParquet(bytesSource(encrypted), () => key)
+    const side = encryptedSource(bytesSource(encrypted), opened, {
+      keyRetriever: () => key,
+      unreadable: 'error',
+    })
+    const tampered = new Uint8Array(encrypted)
+    for (const [g, rowGroup] of rowGroupsOf(opened.fileMetaData).entries()) {
+      const meta = await side.columnMeta(columnChunksOf(rowGroup)[5] as ThriftStruct, {
+        rowGroup: g,
+        column: 5,
+      })
+      const at = chunkRange(meta as ThriftStruct).start + 40
+      tampered[at] = (tampered[at] as number) ^ 1
+    }
+    await decryptParquet(bytesSource(tampered), memorySink(), {
+      keyRetriever: () => key,
+      columns: (p) => wanted.has(p[0] ?? ''),
+    })
+    // ...while reading it fails on the first tampered module.
+    await assert.rejects(
+      decryptParquet(bytesSource(tampered), memorySink(), { keyRetriever: () => key }),
+      { code: 'ERR_PARQUET_MODULE_AUTH' },
+    )
+    await assert.rejects(
+      decryptParquet(bytesSource(encrypted), memorySink(), {
+        keyRetriever: () => key,
+        columns: () => false,
+      }),
+      { code: 'ERR_PARQUET_UNSUPPORTED' },
+    )
   })
 
   it('keeps page ordinals over several pages and row groups (synthetic file)', async () => {

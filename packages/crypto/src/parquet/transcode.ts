@@ -122,6 +122,11 @@ export type TranscodeOptions = {
   readonly direction: 'encrypt' | 'decrypt'
   /** Carry bloom filters over (default) or leave them out. */
   readonly bloomFilters?: 'keep' | 'drop'
+  /**
+   * Which columns to write, by path in the schema (default: all). The others are neither read
+   * nor decrypted, and leave the schema; at least one column must stay.
+   */
+  readonly columns?: ((path: readonly string[]) => boolean) | undefined
 }
 
 function malformed(message: string): never {
@@ -193,12 +198,15 @@ function location(
 async function plan(options: TranscodeOptions): Promise<{
   groups: { rowGroup: ThriftStruct; chunks: PlannedChunk[] }[]
   dropped: Map<number, string>
+  skipped: Set<number>
 }> {
   const { fileMetaData, dataEnd, from } = options
   const rowGroups = rowGroupsOf(fileMetaData)
   if (rowGroups.length > MAX_ORDINAL + 1)
     unsupported(`${rowGroups.length} row groups exceed ${MAX_ORDINAL + 1}`)
   const dropped = new Map<number, string>()
+  // Left out by `columns`: decided by name, so alike in every row group.
+  const skipped = new Set<number>()
   const groups = []
   for (const [g, rowGroup] of rowGroups.entries()) {
     const ordinal = optional(rowGroup, ROW_GROUP.ordinal, 'i16', 'RowGroup.ordinal')?.value
@@ -210,6 +218,17 @@ async function plan(options: TranscodeOptions): Promise<{
     for (const [c, chunk] of chunks.entries()) {
       if (getField(chunk, COLUMN_CHUNK.filePath) !== undefined) {
         unsupported(`Column ${c} of row group ${g} keeps its data in another file`)
+      }
+      // A column under its own key names its path in the clear: skip it before its key is asked.
+      const early = readColumnCryptoMetaData(chunk)
+      if (
+        options.columns !== undefined &&
+        early?.kind === 'column-key' &&
+        !options.columns(early.pathInSchema)
+      ) {
+        if (g > 0 && !skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
+        skipped.add(c)
+        continue
       }
       const meta = await from.columnMeta(chunk, { rowGroup: g, column: c })
       if (meta === undefined) {
@@ -223,6 +242,12 @@ async function plan(options: TranscodeOptions): Promise<{
       const path = (
         listOf(meta, COLUMN_META_DATA.pathInSchema, 'binary', 'path_in_schema') ?? []
       ).map(text)
+      if (options.columns !== undefined && !options.columns(path)) {
+        if (g > 0 && !skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
+        skipped.add(c)
+        continue
+      }
+      if (skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
       const range = chunkRange(meta)
       if (range.start < 4 || range.start + range.length > dataEnd) {
         malformed(`Column ${c} of row group ${g} lies outside the data region`)
@@ -266,9 +291,18 @@ async function plan(options: TranscodeOptions): Promise<{
         dataPages: [],
       })
     }
+    if (planned.length === 0 && skipped.size > 0 && chunks.length > 0) {
+      if (dropped.size > 0)
+        throw new CryptoError(
+          'ERR_PARQUET_KEY_UNAVAILABLE',
+          `No key for the columns to read: ${[...dropped.values()].join(', ')}`,
+          { details: { columns: [...dropped.values()] } },
+        )
+      unsupported('The columns to write leave none of the file')
+    }
     groups.push({ rowGroup, chunks: planned })
   }
-  return { groups, dropped }
+  return { groups, dropped, skipped }
 }
 
 async function transcodeChunk(
@@ -382,7 +416,7 @@ async function transcodeExtras(options: TranscodeOptions, chunks: PlannedChunk[]
  */
 export async function transcodeFile(options: TranscodeOptions): Promise<ParquetTranscodeStats> {
   const { source, out, fileMetaData, onProgress, to } = options
-  const { groups, dropped } = await plan(options)
+  const { groups, dropped, skipped } = await plan(options)
   await out.write(to.magic)
   const total = source.size
   let done = 0
@@ -406,7 +440,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<ParquetT
   }
   await transcodeExtras(options, all)
   for (const p of all) to.finishChunk(p.ref, p.chunk, p.meta)
-  if (dropped.size > 0) dropColumns(fileMetaData, [...dropped.keys()])
+  if (dropped.size + skipped.size > 0) dropColumns(fileMetaData, [...dropped.keys(), ...skipped])
   const footer = to.footer(fileMetaData)
   const length = new Uint8Array(4)
   new DataView(length.buffer).setUint32(0, footer.length, true)

@@ -1,5 +1,6 @@
 import type { JobInput } from '@subrosa/policy'
 import type { OpenInput } from '../adapters.ts'
+import { fieldsToRead } from '../columns.ts'
 import { decodePath } from '../delta/actions.ts'
 import { checkpointReader } from '../delta/checkpoint.ts'
 import { duckDbTypeOf, partitionColumnSql, sqlIdent } from '../delta/schema.ts'
@@ -42,6 +43,10 @@ export const openDeltaInput: OpenInput<Extract<JobInput, { format: 'delta' }>> =
         'ERR_ENGINE_DELTA_LOG',
         `Malformed Delta log: partition column ${column} is not in the schema`,
       )
+  // The data files' fields the queries read, decided once for the table so every file's part of
+  // the union has the same columns (partition columns come from the log, not the files).
+  const dataFields = fields.map((f) => f.name).filter((n) => !partitionColumns.includes(n))
+  const read = fieldsToRead(ctx.referenced, name, dataFields)
   const opened: { file: OpenedParquetFile; fetched: FetchedInput }[] = []
   const closeAll = async () => {
     for (const { file, fetched } of opened) {
@@ -60,7 +65,12 @@ export const openDeltaInput: OpenInput<Extract<JobInput, { format: 'delta' }>> =
       const fetched = await fetchInput(name, spec.uri, ctx, fileLocation)
       let file: OpenedParquetFile
       try {
-        file = await openParquetFile(name, fetched.path, { key: spec.key, keyMaterial }, ctx)
+        file = await openParquetFile(
+          name,
+          fetched.path,
+          { key: spec.key, keyMaterial, ...(read === undefined ? {} : { fields: read }) },
+          ctx,
+        )
       } catch (error) {
         await fetched.close()
         throw error
@@ -75,7 +85,11 @@ export const openDeltaInput: OpenInput<Extract<JobInput, { format: 'delta' }>> =
     }
     // Columns whose keys the workload lacks are left out of every file's part of the union.
     const dropped = new Set(opened.flatMap(({ file }) => file.droppedColumns))
-    const kept = fields.filter((f) => partitionColumns.includes(f.name) || !dropped.has(f.name))
+    const kept = fields.filter(
+      (f) =>
+        partitionColumns.includes(f.name) ||
+        (!dropped.has(f.name) && (read === undefined || read.has(f.name))),
+    )
     const parameters: Record<string, string> = {}
     const parts = opened.map(({ file }, i) => {
       const add = snapshot.files[i]
@@ -107,6 +121,9 @@ export const openDeltaInput: OpenInput<Extract<JobInput, { format: 'delta' }>> =
         files: opened.length,
         read: opened.every(({ file }) => file.read === 'native') ? 'native' : 'scratch',
         droppedColumns: [...dropped],
+        ...(read === undefined || opened.every(({ file }) => file.read === 'native')
+          ? {}
+          : { columns: dataFields.filter((f) => read.has(f) && !dropped.has(f)) }),
       },
       close: closeAll,
     }

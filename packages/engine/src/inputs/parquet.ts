@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises'
 import { DuckDBBlobValue } from '@duckdb/node-api'
 import { wipe } from '@subrosa/core'
 import {
+  decryptParquet,
   decryptParquetWithKms,
   inspectParquet,
   type KeyMaterialStore,
@@ -15,6 +16,7 @@ import type { JobInput } from '@subrosa/policy'
 import { masterKeyId, parseMasterKeyId } from '@subrosa/protocol'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import type { EngineContext, OpenedInput, OpenInput } from '../adapters.ts'
+import { fieldsToRead } from '../columns.ts'
 import { EngineError } from '../errors.ts'
 import { sqlString } from '../sql.ts'
 import { joinLocation, type ObjectStore } from '../storage/object-store.ts'
@@ -26,6 +28,8 @@ export type OpenedParquetFile = Omit<OpenedInput, 'summary'> & {
   readonly bytes: number
   readonly read: 'native' | 'scratch'
   readonly droppedColumns: readonly string[]
+  /** The top-level fields decrypted, when not all of them (see `InputSummary.columns`). */
+  readonly columns?: readonly string[]
 }
 
 /** Options of {@link openParquetFile}. */
@@ -36,13 +40,20 @@ export type ParquetFileOptions = {
   readonly aadPrefix?: string | undefined
   /** External key material (the `_KEY_MATERIAL_FOR_<file>.json` sidecar), when the file has one. */
   readonly keyMaterial?: KeyMaterialStore | undefined
+  /**
+   * The top-level fields to decrypt when Subrosa decrypts (a Delta table decides them once for
+   * all its files); default: those the job's queries reference.
+   */
+  readonly fields?: ReadonlySet<string> | undefined
 }
 
 /**
  * Make one local PME-encrypted Parquet file readable by DuckDB. A uniform AES_GCM_V1 file with an
  * encrypted footer and no AAD prefix is read by DuckDB itself with its footer key (a bound
- * parameter); any other (column keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa
- * into the scratch dir, leaving out the columns whose keys the workload was not granted.
+ * parameter) unless `ctx.decryptIntoScratch` prefers Subrosa's decryption; any other (column
+ * keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa into the scratch dir, leaving
+ * out the columns whose keys the workload was not granted. Into scratch go only the top-level
+ * fields the job's queries reference (`ctx.referenced`).
  *
  * @example const file = await openParquetFile('trips', '/lake/trips.parquet', { key: 'acme/taxi' }, ctx)
  * @throws EngineError `ERR_ENGINE_INPUT`, `ERR_ENGINE_KEY_MISMATCH`; CryptoError for tampered or
@@ -94,7 +105,7 @@ export async function openParquetFile(
       info.aadPrefix === 'none' &&
       footer.columnEncryption.every((c) => c.encryption === 'footer-key')
     const base = { masterKeyId: found, bytes: source.size }
-    if (uniform) {
+    if (uniform && !(await ctx.decryptIntoScratch(source.size))) {
       const parameter = ctx.parameterName()
       return {
         ...base,
@@ -106,15 +117,25 @@ export async function openParquetFile(
         close: async () => wipe(dek),
       }
     }
-    wipe(dek)
+    // Only the fields the queries can read are decrypted (ADR 0032); the rest stay ciphertext.
+    const fields = [...new Set(footer.columnEncryption.map((c) => c.path[0] ?? ''))]
+    const kept = wanted(options.fields, fields) ?? fieldsToRead(ctx.referenced, name, fields)
+    const columns = kept === undefined ? undefined : (p: readonly string[]) => kept.has(p[0] ?? '')
     const plain = ctx.scratchPath(`${name}.plain.parquet`)
     const sink = await createAtomicFileSink(plain, 0o600)
     try {
-      const stats = await decryptParquetWithKms(source, sink, {
-        kms: ctx.kms,
-        unreadableColumns: 'drop',
-        ...kmsOptions,
-      })
+      // A uniform file needs no other key than the footer's, already unwrapped.
+      const stats = uniform
+        ? await decryptParquet(source, sink, {
+            keyRetriever: () => dek,
+            ...(columns === undefined ? {} : { columns }),
+          })
+        : await decryptParquetWithKms(source, sink, {
+            kms: ctx.kms,
+            unreadableColumns: 'drop',
+            ...(columns === undefined ? {} : { columns }),
+            ...kmsOptions,
+          })
       await sink.commit()
       return {
         ...base,
@@ -123,15 +144,31 @@ export async function openParquetFile(
         readablePaths: [plain],
         read: 'scratch',
         droppedColumns: stats.droppedColumns,
+        ...(kept === undefined
+          ? {}
+          : { columns: fields.filter((f) => kept.has(f) && !stats.droppedColumns.includes(f)) }),
         close: () => rm(plain, { force: true }),
       }
     } catch (error) {
       await sink.abort()
       throw error
+    } finally {
+      wipe(dek)
     }
   } finally {
     await source.close()
   }
+}
+
+/** `fields` as a subset of the file's (its first field when none is there), or undefined. */
+function wanted(
+  fields: ReadonlySet<string> | undefined,
+  present: readonly string[],
+): ReadonlySet<string> | undefined {
+  if (fields === undefined) return undefined
+  const kept = new Set(present.filter((f) => fields.has(f)))
+  if (kept.size === 0 && present[0] !== undefined) kept.add(present[0])
+  return kept
 }
 
 /**
@@ -164,6 +201,7 @@ export const openParquetInput: OpenInput<Extract<JobInput, { format: 'parquet' }
         files: 1,
         read: file.read,
         droppedColumns: file.droppedColumns,
+        ...(file.columns === undefined ? {} : { columns: file.columns }),
       },
       close: async () => {
         await file.close()
