@@ -76,7 +76,6 @@ async function getJson(url: string, what: string): Promise<unknown> {
   try {
     res = await fetch(url, {
       credentials: 'omit',
-      cache: 'no-store',
       referrerPolicy: 'no-referrer',
       headers: { accept: 'application/json' },
     })
@@ -218,7 +217,6 @@ export async function sendRecord(
     res = await fetch(`${config.service}${CLERK_RECORDS_PATH}`, {
       method: 'POST',
       credentials: 'omit',
-      cache: 'no-store',
       referrerPolicy: 'no-referrer',
       headers: {
         accept: 'application/jose',
