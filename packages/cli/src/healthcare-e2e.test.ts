@@ -3,9 +3,10 @@
 // service, model key from the broker) -> answer. Every refusal happens before the payload reaches
 // the callee, which the test checks on the callee's side.
 import assert from 'node:assert/strict'
+import { createHash, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:https'
+import { createServer, request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,8 +19,22 @@ import {
   WDBC_CSV_PATH,
 } from '@subrosa/inference'
 import { attestWorkload } from '@subrosa/launcher'
+import { type EarClaims, teePublicKeyOf } from '@subrosa/protocol'
 import { exchangeToken } from '@subrosa/sdk'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import {
+  CompactEncrypt,
+  type CryptoKey,
+  calculateJwkThumbprint,
+  compactDecrypt,
+  decodeJwt,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+  SignJWT,
+} from 'jose'
+import type { ApiService } from '../../../examples/healthcare/api-service.ts'
+import { CLERK_PROOF_TYP, CLERK_RECORDS_PATH } from '../../../examples/healthcare/clerk-auth.ts'
 import type { PatientRecord } from '../../../examples/healthcare/record.ts'
 import { type HealthcareChain, startHealthcareChain, WORKLOADS } from './healthcare/chain.ts'
 import { redisInstalled } from './healthcare/redis.ts'
@@ -232,6 +247,57 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
     }
   })
 
+  it('takes records from a listed clerk key on the browser route, CORS for the portal only', async () => {
+    const origin = 'http://127.0.0.1:8080'
+    const clerk = await generateKeyPair('ES256', { extractable: true })
+    const stranger = await generateKeyPair('ES256')
+    const api = await chain.startApi({
+      clerks: [await exportJWK(clerk.publicKey)],
+      corsOrigins: [origin],
+    })
+    const preflight = await call(api, 'OPTIONS', {
+      origin,
+      'access-control-request-method': 'POST',
+    })
+    assert.equal(preflight.status, 204)
+    assert.equal(preflight.headers['access-control-allow-origin'], origin)
+    assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/)
+    const evil = await call(api, 'OPTIONS', { origin: 'http://evil.test' })
+    assert.equal(evil.status, 403)
+    assert.equal(evil.headers['access-control-allow-origin'], undefined)
+    const [record] = chain.sampleRecords(1)
+    assert.ok(record)
+    const before = api.opened()
+    // An unlisted key: refused before the record is opened.
+    const unlisted = await sealForClerk(
+      api,
+      { ...record, recordId: 'clerk-0' },
+      stranger.privateKey,
+      await exportJWK(clerk.publicKey),
+    )
+    const refused = await call(api, 'POST', unlisted.headers, unlisted.jwe)
+    assert.equal(refused.status, 401)
+    assert.equal(refused.json.code, 'ERR_TOKEN_SIGNATURE')
+    assert.equal(api.opened(), before)
+    const sealed = await sealForClerk(
+      api,
+      { ...record, recordId: 'clerk-1' },
+      clerk.privateKey,
+      await exportJWK(clerk.publicKey),
+    )
+    const ok = await call(api, 'POST', { ...sealed.headers, origin }, sealed.jwe)
+    assert.equal(ok.status, 200)
+    assert.equal(ok.headers['access-control-allow-origin'], origin)
+    const { plaintext } = await compactDecrypt(ok.text, sealed.replyKey)
+    assert.equal(JSON.parse(new TextDecoder().decode(plaintext)).recordId, 'clerk-1')
+    assert.equal(api.opened(), before + 1)
+    // The same proof and body again: a replay.
+    const replay = await call(api, 'POST', sealed.headers, sealed.jwe)
+    assert.equal(replay.status, 401)
+    assert.equal(replay.json.code, 'ERR_TOKEN_REPLAY')
+    assert.equal(api.opened(), before + 1)
+  })
+
   it('leaves no plaintext in Redis, the model file or the logs', async () => {
     assert.ok(sent.length > 0)
     const secrets = sent.flatMap((r) => [
@@ -260,3 +326,80 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       assert.ok(!logs.includes(s), 'no record value or token in the logs')
   })
 })
+
+/** One request to the API's clerk route (its certificate is pinned by its token, not a CA). */
+function call(
+  api: ApiService,
+  method: 'OPTIONS' | 'POST',
+  headers: Record<string, string>,
+  body = '',
+): Promise<{
+  status: number
+  headers: Record<string, unknown>
+  text: string
+  json: { code?: string }
+}> {
+  const { hostname, port } = new URL(api.url)
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: hostname,
+        port,
+        method,
+        path: CLERK_RECORDS_PATH,
+        headers,
+        rejectUnauthorized: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let json: { code?: string } = {}
+          try {
+            json = JSON.parse(text) as { code?: string }
+          } catch {
+            // A JWE answer.
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json })
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** A record as the clerk portal sends it: JWE to the API's attested key, and a clerk proof. */
+async function sealForClerk(
+  api: ApiService,
+  record: PatientRecord,
+  signer: CryptoKey,
+  listed: JWK,
+): Promise<{ jwe: string; replyKey: CryptoKey; headers: Record<string, string> }> {
+  const key = teePublicKeyOf(decodeJwt(api.token()) as unknown as EarClaims)
+  const reply = await generateKeyPair('ECDH-ES+A256KW')
+  const { kty, crv, x, y } = await exportJWK(reply.publicKey)
+  const jwe = await new CompactEncrypt(
+    new TextEncoder().encode(JSON.stringify({ ...record, replyKey: { kty, crv, x, y } })),
+  )
+    .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
+    .encrypt(await importJWK({ kty: key.kty, crv: key.crv, x: key.x, y: key.y }, 'ECDH-ES+A256KW'))
+  const bsh = createHash('sha256').update(jwe).digest('base64url')
+  const proof = await new SignJWT({ bsh })
+    .setProtectedHeader({
+      alg: 'ES256',
+      typ: CLERK_PROOF_TYP,
+      kid: await calculateJwkThumbprint(listed),
+    })
+    .setAudience('api')
+    .setIssuedAt()
+    .setExpirationTime('60s')
+    .setJti(randomUUID())
+    .sign(signer)
+  return {
+    jwe,
+    replyKey: reply.privateKey,
+    headers: { authorization: `Bearer ${proof}`, 'content-type': 'application/jose' },
+  }
+}
