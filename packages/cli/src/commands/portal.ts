@@ -71,7 +71,7 @@ export const portal: Command = {
   json: true,
   description:
     'Serves packages/portal/dist (npm run build -w @subrosa/portal) on http://127.0.0.1:<port> with a\n' +
-    'Content-Security-Policy that allows requests to the broker only. The broker must allow the\n' +
+    'Content-Security-Policy that allows requests to the broker (and --service) only. The broker must allow the\n' +
     'origin: `broker start --cors-origin http://127.0.0.1:<port>`. The browser must trust the broker\n' +
     'certificate: import the broker CA, or start Chromium with the printed SPKI pin. Stop with Ctrl-C.\n' +
     'With --service, the clerk portal (#/clerk) sends records to that attested service after\n' +
@@ -88,7 +88,7 @@ export const portal: Command = {
     },
     'service-workload': {
       type: 'string',
-      value: 'ns/policy/workload',
+      value: 'ns/policy/name',
       description: 'Clerk portal: the workload the service must be attested as',
     },
     'service-measurement': {
