@@ -11,18 +11,15 @@ import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { type Clock, isSubrosaError, utf8 } from '@subrosa/core'
 import { createServiceCertificate } from '@subrosa/inference'
-import { type AttestedWorkload, attestWorkload, type TeeProvider } from '@subrosa/launcher'
+import { attestWorkload, type TeeProvider } from '@subrosa/launcher'
 import { ProtocolError } from '@subrosa/protocol'
 import {
   attestedFetch,
   type BrokerClient,
-  connectSealedCache,
   createMemoryReplayCache,
-  deriveSealedCacheKeys,
   exchangeToken,
   openAttestedRequest,
   type ReplayCache,
-  type SealedCache,
   type ServiceExpectation,
   verifyExchangedToken,
 } from '@subrosa/sdk'
@@ -34,6 +31,7 @@ import {
   corsHeaders,
   verifyClerkProof,
 } from './clerk-auth.ts'
+import { openCache } from './open-cache.ts'
 import { type Diagnosis, parseRecord } from './record.ts'
 
 /** One log line of the API: never a record value, a token or a key. */
@@ -114,7 +112,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     tee: options.tee,
     tlsCertificate: tls.der,
   })
-  const cache = await openCache(attested, options)
+  const cache = await openCache(attested, options.redis)
   const replayCache = options.replayCache ?? createMemoryReplayCache()
   const allowed = new Set(options.callers)
   const keyring = await clerkKeyring(options.clerks ?? [])
@@ -287,30 +285,6 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       await closeServer(server)
       await cache.close()
     },
-  }
-}
-
-/** The cache key and the Redis client certificate: policy secrets, released after attestation. */
-async function openCache(
-  attested: AttestedWorkload,
-  options: ApiServiceOptions,
-): Promise<SealedCache> {
-  const w = attested.claims['subrosa.workload']
-  const secret = await attested.resource(w.namespace, w.policy, 'cache-key')
-  const parts = JSON.parse(
-    new TextDecoder().decode(await attested.resource(w.namespace, w.policy, 'redis-client')),
-  ) as { cert: string; private: string; ca: string }
-  try {
-    return await connectSealedCache({
-      host: options.redis.host,
-      port: options.redis.port,
-      caPem: parts.ca,
-      certPem: parts.cert,
-      keyPem: parts.private,
-      keys: deriveSealedCacheKeys(secret),
-    })
-  } finally {
-    secret.fill(0)
   }
 }
 

@@ -3,10 +3,9 @@
 // service, model key from the broker) -> answer. Every refusal happens before the payload reaches
 // the callee, which the test checks on the callee's side.
 import assert from 'node:assert/strict'
-import { createHash, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, request as httpsRequest } from 'node:https'
+import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,24 +18,11 @@ import {
   WDBC_CSV_PATH,
 } from '@subrosa/inference'
 import { attestWorkload } from '@subrosa/launcher'
-import { type EarClaims, teePublicKeyOf } from '@subrosa/protocol'
 import { exchangeToken } from '@subrosa/sdk'
-import {
-  CompactEncrypt,
-  type CryptoKey,
-  calculateJwkThumbprint,
-  compactDecrypt,
-  decodeJwt,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JWK,
-  SignJWT,
-} from 'jose'
-import type { ApiService } from '../../../examples/healthcare/api-service.ts'
-import { CLERK_PROOF_TYP, CLERK_RECORDS_PATH } from '../../../examples/healthcare/clerk-auth.ts'
+import { compactDecrypt, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { PatientRecord } from '../../../examples/healthcare/record.ts'
 import { type HealthcareChain, startHealthcareChain, WORKLOADS } from './healthcare/chain.ts'
+import { callClerkRoute, sealForClerk } from './healthcare/clerk-client.ts'
 import { redisInstalled } from './healthcare/redis.ts'
 
 const skip = !existsSync(WDBC_CSV_PATH)
@@ -255,14 +241,14 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       clerks: [await exportJWK(clerk.publicKey)],
       corsOrigins: [origin],
     })
-    const preflight = await call(api, 'OPTIONS', {
+    const preflight = await callClerkRoute(api, 'OPTIONS', {
       origin,
       'access-control-request-method': 'POST',
     })
     assert.equal(preflight.status, 204)
     assert.equal(preflight.headers['access-control-allow-origin'], origin)
     assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/)
-    const evil = await call(api, 'OPTIONS', { origin: 'http://evil.test' })
+    const evil = await callClerkRoute(api, 'OPTIONS', { origin: 'http://evil.test' })
     assert.equal(evil.status, 403)
     assert.equal(evil.headers['access-control-allow-origin'], undefined)
     const [record] = chain.sampleRecords(1)
@@ -275,7 +261,7 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       stranger.privateKey,
       await exportJWK(clerk.publicKey),
     )
-    const refused = await call(api, 'POST', unlisted.headers, unlisted.jwe)
+    const refused = await callClerkRoute(api, 'POST', unlisted.headers, unlisted.jwe)
     assert.equal(refused.status, 401)
     assert.equal(refused.json.code, 'ERR_TOKEN_SIGNATURE')
     assert.equal(api.opened(), before)
@@ -285,14 +271,14 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       clerk.privateKey,
       await exportJWK(clerk.publicKey),
     )
-    const ok = await call(api, 'POST', { ...sealed.headers, origin }, sealed.jwe)
+    const ok = await callClerkRoute(api, 'POST', { ...sealed.headers, origin }, sealed.jwe)
     assert.equal(ok.status, 200)
     assert.equal(ok.headers['access-control-allow-origin'], origin)
     const { plaintext } = await compactDecrypt(ok.text, sealed.replyKey)
     assert.equal(JSON.parse(new TextDecoder().decode(plaintext)).recordId, 'clerk-1')
     assert.equal(api.opened(), before + 1)
     // The same proof and body again: a replay.
-    const replay = await call(api, 'POST', sealed.headers, sealed.jwe)
+    const replay = await callClerkRoute(api, 'POST', sealed.headers, sealed.jwe)
     assert.equal(replay.status, 401)
     assert.equal(replay.json.code, 'ERR_TOKEN_REPLAY')
     assert.equal(api.opened(), before + 1)
@@ -326,80 +312,3 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       assert.ok(!logs.includes(s), 'no record value or token in the logs')
   })
 })
-
-/** One request to the API's clerk route (its certificate is pinned by its token, not a CA). */
-function call(
-  api: ApiService,
-  method: 'OPTIONS' | 'POST',
-  headers: Record<string, string>,
-  body = '',
-): Promise<{
-  status: number
-  headers: Record<string, unknown>
-  text: string
-  json: { code?: string }
-}> {
-  const { hostname, port } = new URL(api.url)
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: hostname,
-        port,
-        method,
-        path: CLERK_RECORDS_PATH,
-        headers,
-        rejectUnauthorized: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let json: { code?: string } = {}
-          try {
-            json = JSON.parse(text) as { code?: string }
-          } catch {
-            // A JWE answer.
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json })
-        })
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-/** A record as the clerk portal sends it: JWE to the API's attested key, and a clerk proof. */
-async function sealForClerk(
-  api: ApiService,
-  record: PatientRecord,
-  signer: CryptoKey,
-  listed: JWK,
-): Promise<{ jwe: string; replyKey: CryptoKey; headers: Record<string, string> }> {
-  const key = teePublicKeyOf(decodeJwt(api.token()) as unknown as EarClaims)
-  const reply = await generateKeyPair('ECDH-ES+A256KW')
-  const { kty, crv, x, y } = await exportJWK(reply.publicKey)
-  const jwe = await new CompactEncrypt(
-    new TextEncoder().encode(JSON.stringify({ ...record, replyKey: { kty, crv, x, y } })),
-  )
-    .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
-    .encrypt(await importJWK({ kty: key.kty, crv: key.crv, x: key.x, y: key.y }, 'ECDH-ES+A256KW'))
-  const bsh = createHash('sha256').update(jwe).digest('base64url')
-  const proof = await new SignJWT({ bsh })
-    .setProtectedHeader({
-      alg: 'ES256',
-      typ: CLERK_PROOF_TYP,
-      kid: await calculateJwkThumbprint(listed),
-    })
-    .setAudience('api')
-    .setIssuedAt()
-    .setExpirationTime('60s')
-    .setJti(randomUUID())
-    .sign(signer)
-  return {
-    jwe,
-    replyKey: reply.privateKey,
-    headers: { authorization: `Bearer ${proof}`, 'content-type': 'application/jose' },
-  }
-}
