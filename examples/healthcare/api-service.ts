@@ -4,27 +4,34 @@
 // caller's exchanged token verified), seals it into Redis (mutual TLS, certificate and cache key
 // from the broker), trades its own token for one to the diagnostics service, calls that service
 // with `attestedFetch` (its workload and measurement pinned), and answers the diagnosis encrypted
-// to the caller. Its logs carry metadata only: method, path, status, code, duration.
+// to the caller. Human clerks submit the same JWE through the portal's browser route
+// (`POST /v1/clerk/records`, a clerk-key proof instead of a workload token; clerk-auth.ts).
+// Its logs carry metadata only: method, path, status, code, duration.
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { type Clock, isSubrosaError, utf8 } from '@subrosa/core'
 import { createServiceCertificate } from '@subrosa/inference'
-import { type AttestedWorkload, attestWorkload, type TeeProvider } from '@subrosa/launcher'
+import { attestWorkload, type TeeProvider } from '@subrosa/launcher'
 import { ProtocolError } from '@subrosa/protocol'
 import {
   attestedFetch,
   type BrokerClient,
-  connectSealedCache,
   createMemoryReplayCache,
-  deriveSealedCacheKeys,
   exchangeToken,
   openAttestedRequest,
   type ReplayCache,
-  type SealedCache,
   type ServiceExpectation,
   verifyExchangedToken,
 } from '@subrosa/sdk'
-
+import type { JWK } from 'jose'
+import {
+  CLERK_RECORDS_PATH,
+  type ClerkCaller,
+  clerkKeyring,
+  corsHeaders,
+  verifyClerkProof,
+} from './clerk-auth.ts'
+import { openCache } from './open-cache.ts'
 import { type Diagnosis, parseRecord } from './record.ts'
 
 /** One log line of the API: never a record value, a token or a key. */
@@ -52,6 +59,10 @@ export type ApiServiceOptions = {
   readonly callers: readonly string[]
   /** Accept callers attested by the sim TEE (default false). */
   readonly allowSimCallers?: boolean
+  /** Public P-256 JWKs of the clerks who may submit through the portal (`POST /v1/clerk/records`). */
+  readonly clerks?: readonly JWK[]
+  /** Portal origins answered with CORS, exactly (e.g. `http://127.0.0.1:8080`); default none. */
+  readonly corsOrigins?: readonly string[]
   /** Where Redis listens (TLS only); its server certificate is from the broker CA. */
   readonly redis: { readonly host: string; readonly port: number }
   /** The diagnostics replicas (round-robin), what they must be, and their audience name. */
@@ -101,9 +112,20 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     tee: options.tee,
     tlsCertificate: tls.der,
   })
-  const cache = await openCache(attested, options)
+  const cache = await openCache(attested, options.redis)
   const replayCache = options.replayCache ?? createMemoryReplayCache()
   const allowed = new Set(options.callers)
+  const keyring = await clerkKeyring(options.clerks ?? [])
+  const now = () => (options.clock ?? (() => new Date()))()
+  const verifyClerk =
+    (body: Uint8Array) =>
+    (proof: string): Promise<ClerkCaller> =>
+      verifyClerkProof(proof, body, {
+        keyring,
+        audience: options.audience,
+        replayCache,
+        now: now(),
+      })
   const verifyCaller = async (token: string) => {
     const claims = await verifyExchangedToken(token, {
       jwks: options.jwks,
@@ -157,10 +179,17 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       },
     }
   }
-  const handle = async (authorization: string | undefined, body: Uint8Array): Promise<string> => {
-    const request = await openAttestedRequest(
+  const handle = async (
+    authorization: string | undefined,
+    body: Uint8Array,
+    clerk: boolean,
+  ): Promise<string> => {
+    const request = await openAttestedRequest<unknown>(
       { authorization, body },
-      { teePrivateKey: attested.teePrivateKey, verifyCaller },
+      {
+        teePrivateKey: attested.teePrivateKey,
+        verifyCaller: clerk ? verifyClerk(body) : verifyCaller,
+      },
     )
     opened++
     const record = parseRecord(request.payload)
@@ -181,8 +210,9 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
     (req, res) => {
       const started = performance.now()
       const path = (req.url ?? '/').split('?')[0] ?? '/'
+      const cors = corsHeaders(req.headers.origin, options.corsOrigins ?? [])
       const done = (status: number, type: string, text: string, code?: string) => {
-        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' })
+        res.writeHead(status, { ...cors, 'content-type': type, 'cache-control': 'no-store' })
         res.end(text)
         options.log?.({
           event: 'request',
@@ -210,7 +240,13 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
         done(200, 'application/json', JSON.stringify({ token: attested.token }))
         return
       }
-      if (req.method !== 'POST' || path !== '/records') {
+      const clerk = path === CLERK_RECORDS_PATH && keyring.size > 0
+      if (req.method === 'OPTIONS' && (clerk || path === '/v1/attestation')) {
+        if (Object.keys(cors).length > 0) done(204, 'text/plain', '')
+        else fail(403, 'ERR_ATTESTED_REQUEST', 'This origin may not call the API')
+        return
+      }
+      if (req.method !== 'POST' || !(path === '/records' || clerk)) {
         fail(404, 'ERR_ATTESTED_REQUEST', 'No such endpoint')
         return
       }
@@ -225,7 +261,7 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
           fail(413, 'ERR_ATTESTED_REQUEST', 'The request is too large')
           return
         }
-        handle(req.headers.authorization, new Uint8Array(Buffer.concat(chunks))).then(
+        handle(req.headers.authorization, new Uint8Array(Buffer.concat(chunks)), clerk).then(
           (jwe) => done(200, 'application/jose', jwe),
           (error: unknown) => {
             const code = isSubrosaError(error) ? error.code : 'ERR_UNKNOWN'
@@ -249,30 +285,6 @@ export async function startApiService(options: ApiServiceOptions): Promise<ApiSe
       await closeServer(server)
       await cache.close()
     },
-  }
-}
-
-/** The cache key and the Redis client certificate: policy secrets, released after attestation. */
-async function openCache(
-  attested: AttestedWorkload,
-  options: ApiServiceOptions,
-): Promise<SealedCache> {
-  const w = attested.claims['subrosa.workload']
-  const secret = await attested.resource(w.namespace, w.policy, 'cache-key')
-  const parts = JSON.parse(
-    new TextDecoder().decode(await attested.resource(w.namespace, w.policy, 'redis-client')),
-  ) as { cert: string; private: string; ca: string }
-  try {
-    return await connectSealedCache({
-      host: options.redis.host,
-      port: options.redis.port,
-      caPem: parts.ca,
-      certPem: parts.cert,
-      keyPem: parts.private,
-      keys: deriveSealedCacheKeys(secret),
-    })
-  } finally {
-    secret.fill(0)
   }
 }
 

@@ -19,9 +19,10 @@ import {
 } from '@subrosa/inference'
 import { attestWorkload } from '@subrosa/launcher'
 import { exchangeToken } from '@subrosa/sdk'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { compactDecrypt, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { PatientRecord } from '../../../examples/healthcare/record.ts'
 import { type HealthcareChain, startHealthcareChain, WORKLOADS } from './healthcare/chain.ts'
+import { callClerkRoute, sealForClerk } from './healthcare/clerk-client.ts'
 import { redisInstalled } from './healthcare/redis.ts'
 
 const skip = !existsSync(WDBC_CSV_PATH)
@@ -230,6 +231,57 @@ describe('the healthcare chain over loopback HTTPS', { skip }, () => {
       relay.closeAllConnections()
       await new Promise((resolve) => relay.close(resolve))
     }
+  })
+
+  it('takes records from a listed clerk key on the browser route, CORS for the portal only', async () => {
+    const origin = 'http://127.0.0.1:8080'
+    const clerk = await generateKeyPair('ES256', { extractable: true })
+    const stranger = await generateKeyPair('ES256')
+    const api = await chain.startApi({
+      clerks: [await exportJWK(clerk.publicKey)],
+      corsOrigins: [origin],
+    })
+    const preflight = await callClerkRoute(api, 'OPTIONS', {
+      origin,
+      'access-control-request-method': 'POST',
+    })
+    assert.equal(preflight.status, 204)
+    assert.equal(preflight.headers['access-control-allow-origin'], origin)
+    assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/)
+    const evil = await callClerkRoute(api, 'OPTIONS', { origin: 'http://evil.test' })
+    assert.equal(evil.status, 403)
+    assert.equal(evil.headers['access-control-allow-origin'], undefined)
+    const [record] = chain.sampleRecords(1)
+    assert.ok(record)
+    const before = api.opened()
+    // An unlisted key: refused before the record is opened.
+    const unlisted = await sealForClerk(
+      api,
+      { ...record, recordId: 'clerk-0' },
+      stranger.privateKey,
+      await exportJWK(clerk.publicKey),
+    )
+    const refused = await callClerkRoute(api, 'POST', unlisted.headers, unlisted.jwe)
+    assert.equal(refused.status, 401)
+    assert.equal(refused.json.code, 'ERR_TOKEN_SIGNATURE')
+    assert.equal(api.opened(), before)
+    const sealed = await sealForClerk(
+      api,
+      { ...record, recordId: 'clerk-1' },
+      clerk.privateKey,
+      await exportJWK(clerk.publicKey),
+    )
+    const ok = await callClerkRoute(api, 'POST', { ...sealed.headers, origin }, sealed.jwe)
+    assert.equal(ok.status, 200)
+    assert.equal(ok.headers['access-control-allow-origin'], origin)
+    const { plaintext } = await compactDecrypt(ok.text, sealed.replyKey)
+    assert.equal(JSON.parse(new TextDecoder().decode(plaintext)).recordId, 'clerk-1')
+    assert.equal(api.opened(), before + 1)
+    // The same proof and body again: a replay.
+    const replay = await callClerkRoute(api, 'POST', sealed.headers, sealed.jwe)
+    assert.equal(replay.status, 401)
+    assert.equal(replay.json.code, 'ERR_TOKEN_REPLAY')
+    assert.equal(api.opened(), before + 1)
   })
 
   it('leaves no plaintext in Redis, the model file or the logs', async () => {

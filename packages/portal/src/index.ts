@@ -1,4 +1,6 @@
 export {
+  type ClerkPortalOptions,
+  clerkConfig,
   PORTAL_DIST,
   portalCsp,
   type RunningPortal,

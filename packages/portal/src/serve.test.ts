@@ -46,6 +46,49 @@ describe('servePortal', () => {
     assert.equal((await fetch(`${portal.url}/`, { method: 'POST' })).status, 405)
   })
 
+  it('adds the clerk service to config.json and to connect-src, and nothing else', async () => {
+    const clerk = await servePortal({
+      dir,
+      broker: 'https://127.0.0.1:8443/',
+      clerk: {
+        service: 'https://127.0.0.1:9443',
+        workload: 'health/clinic/api',
+        measurement: ['ab'.repeat(48)],
+        allowSim: true,
+      },
+    })
+    try {
+      const res = await fetch(`${clerk.url}/config.json`)
+      const csp = res.headers.get('content-security-policy') ?? ''
+      assert.match(
+        csp,
+        /connect-src 'self' https:\/\/127\.0\.0\.1:8443 https:\/\/127\.0\.0\.1:9443(;|$)/,
+      )
+      assert.deepEqual(await res.json(), {
+        broker: 'https://127.0.0.1:8443',
+        clerk: {
+          service: 'https://127.0.0.1:9443',
+          audience: 'api',
+          workload: 'health/clinic/api',
+          measurement: ['ab'.repeat(48)],
+          signer: [],
+          allowSim: true,
+        },
+      })
+    } finally {
+      await clerk.close()
+    }
+    const bad = (over: object) =>
+      servePortal({
+        dir,
+        broker: 'https://127.0.0.1:8443',
+        clerk: { service: 'https://s.test', workload: 'a/b/c', measurement: ['ab'], ...over },
+      })
+    await assert.rejects(bad({ service: 'http://s.test' }), TypeError)
+    await assert.rejects(bad({ workload: 'api' }), TypeError)
+    await assert.rejects(bad({ measurement: [] }), TypeError)
+  })
+
   it('refuses a broker that is not https', async () => {
     await assert.rejects(servePortal({ dir, broker: 'http://127.0.0.1:8443' }), TypeError)
   })

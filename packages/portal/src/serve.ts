@@ -1,6 +1,6 @@
-// Serve the built portal (packages/portal/dist) on loopback HTTP, with the broker URL as
-// ./config.json and a Content-Security-Policy that lets the page talk to that broker and to
-// nothing else. See ADR 0030.
+// Serve the built portal (packages/portal/dist) on loopback HTTP, with the broker URL (and the
+// clerk portal's service and expectation) as ./config.json and a Content-Security-Policy that
+// lets the page talk to that broker and that service and to nothing else. ADRs 0030 and 0031.
 import { readFile, stat } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { extname, join, normalize, sep } from 'node:path'
@@ -22,10 +22,50 @@ const TYPES: Record<string, string> = {
 export type ServePortalOptions = {
   /** The broker's base URL (https), the only host the page may contact besides its own. */
   readonly broker: string
+  /** The clerk portal's service and what it must be attested as (ADR 0031). */
+  readonly clerk?: ClerkPortalOptions
   readonly dir?: string
   readonly host?: string
   /** 0 = any free port. */
   readonly port?: number
+}
+
+/** The service the clerk portal sends records to, and what its attestation must show. */
+export type ClerkPortalOptions = {
+  /** The service's https base URL (its origin is added to the CSP's connect-src). */
+  readonly service: string
+  /** `<namespace>/<policy>/<workload>` the service must be attested as. */
+  readonly workload: string
+  /** Accepted measurements (hex); a measurement or a signer is required. */
+  readonly measurement?: readonly string[]
+  readonly signer?: readonly string[]
+  /** Accepted platform TCB statuses (default `UpToDate`). */
+  readonly tcbStatuses?: readonly string[]
+  /** Accept a service in the sim TEE (shown as "simulated TEE — not secure"). Default false. */
+  readonly allowSim?: boolean
+  /** The service's name, the audience of clerk proofs (default `api`). */
+  readonly audience?: string
+}
+
+/** The clerk section of config.json. @throws TypeError on an incomplete expectation. */
+export function clerkConfig(options: ClerkPortalOptions): Record<string, unknown> {
+  const service = new URL(options.service)
+  if (service.protocol !== 'https:') throw new TypeError('The service URL must be https://')
+  if (!/^[^/\s]+\/[^/\s]+\/[^/\s]+$/.test(options.workload))
+    throw new TypeError('The service workload must be <namespace>/<policy>/<workload>')
+  const measurement = options.measurement ?? []
+  const signer = options.signer ?? []
+  if (measurement.length === 0 && signer.length === 0)
+    throw new TypeError('The service needs an expected measurement or signer')
+  return {
+    service: service.href.replace(/\/+$/, ''),
+    audience: options.audience ?? 'api',
+    workload: options.workload,
+    measurement,
+    signer,
+    ...(options.tcbStatuses === undefined ? {} : { tcbStatuses: options.tcbStatuses }),
+    allowSim: options.allowSim === true,
+  }
 }
 
 /** A running portal server. */
@@ -35,9 +75,12 @@ export type RunningPortal = {
   close(): Promise<void>
 }
 
-/** The CSP of every response: own origin plus the broker for fetches; no inline script. */
-export function portalCsp(broker: string): string {
-  const origin = new URL(broker).origin
+/** The CSP of every response: own origin plus the broker (and service) for fetches; no inline script. */
+export function portalCsp(broker: string, service?: string): string {
+  const origin = [broker, ...(service === undefined ? [] : [service])]
+    .map((url) => new URL(url).origin)
+    .filter((o, i, all) => all.indexOf(o) === i)
+    .join(' ')
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -59,8 +102,9 @@ export async function servePortal(options: ServePortalOptions): Promise<RunningP
   if (broker.protocol !== 'https:') throw new TypeError('The broker URL must be https://')
   const brokerUrl = broker.href.replace(/\/+$/, '')
   const dir = normalize(options.dir ?? PORTAL_DIST)
-  const csp = portalCsp(brokerUrl)
-  const config = `${JSON.stringify({ broker: brokerUrl })}\n`
+  const clerk = options.clerk === undefined ? undefined : clerkConfig(options.clerk)
+  const csp = portalCsp(brokerUrl, options.clerk?.service)
+  const config = `${JSON.stringify({ broker: brokerUrl, ...(clerk === undefined ? {} : { clerk }) })}\n`
   const server = createServer((request, response) => {
     const headers = {
       'content-security-policy': csp,

@@ -64,7 +64,8 @@ export type Env = {
   close(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback port (for a portal whose origin must be known before it starts). */
+export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
@@ -73,8 +74,8 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-/** base64(SHA-256(SPKI DER)) of the certificate the broker serves: Chromium's pin format. */
-async function brokerSpki(url: string): Promise<string> {
+/** base64(SHA-256(SPKI DER)) of the certificate a server serves: Chromium's pin format. */
+export async function spkiPin(url: string): Promise<string> {
   const { hostname, port } = new URL(url)
   const der = await new Promise<Buffer>((resolve, reject) => {
     const socket = connect(
@@ -88,6 +89,32 @@ async function brokerSpki(url: string): Promise<string> {
   })
   const spki = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' })
   return createHash('sha256').update(spki).digest('base64')
+}
+
+/** Headless Chromium trusting exactly the certificates with these SPKI pins. */
+export function launchChromium(pins: readonly string[]): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${pins.join(',')}`,
+    ],
+  })
+}
+
+/** A page of its own browser context, as the tests use them. */
+export async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  context.setDefaultTimeout(15_000)
+  return context.newPage()
 }
 
 export async function startEnv(): Promise<Env> {
@@ -109,22 +136,7 @@ export async function startEnv(): Promise<Env> {
     auditCheckpointSeconds: 0,
   })
   const portal = await servePortal({ broker: broker.url, port: portalPort })
-  const spki = await brokerSpki(broker.url)
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  })
+  const browser = await launchChromium([await spkiPin(broker.url)])
   const admin: Env['admin'] = async (method, url, body) => {
     const payload = body === undefined ? '' : JSON.stringify(body)
     const proof = await createAdminProof(
@@ -216,11 +228,7 @@ export async function startEnv(): Promise<Env> {
       })
       return res.statusCode
     },
-    async newPage() {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
-      context.setDefaultTimeout(15_000)
-      return context.newPage()
-    },
+    newPage: () => newPage(browser),
     async close() {
       await browser.close()
       await portal.close()

@@ -1,5 +1,6 @@
 // The browser modules, run in Node (same WebCrypto), agree byte for byte with the Node
-// implementations the broker uses: policy hash, admin proof, policy approval, audit export.
+// implementations the broker uses: policy hash, admin proof, policy approval, audit export, and
+// the clerk portal's request (the SDK opens it; the healthcare API verifies its clerk proof).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parsePolicy, policyHash } from '@subrosa/policy'
@@ -8,7 +9,18 @@ import {
   verifyAdminProof,
   verifyPolicyApproval,
 } from '@subrosa/protocol'
+import { createMemoryReplayCache, openAttestedRequest, ATTESTED_JWE as SDK_JWE } from '@subrosa/sdk'
+import { exportJWK, generateKeyPair } from 'jose'
+import * as api from '../../../examples/healthcare/clerk-auth.ts'
 import { verifyAuditExport } from '../web/audit-chain.ts'
+import {
+  ATTESTED_JWE,
+  CLERK_PROOF_TYP,
+  CLERK_RECORDS_PATH,
+  clerkKeyId,
+  sealRecord,
+  type VerifiedService,
+} from '../web/clerk.ts'
 import { importOwnerKey } from '../web/owner-key.ts'
 import { parseDraft, withPredecessor } from '../web/policy-hash.ts'
 import { createAdminProof, signPolicyApproval } from '../web/signing.ts'
@@ -64,6 +76,30 @@ describe('browser modules agree with the Node implementations', () => {
     const owner = await generateNodeOwnerKey()
     for (const text of ['not json', '{"kty":"RSA"}', JSON.stringify(owner.publicJwk)])
       await assert.rejects(importOwnerKey(text), { name: 'OwnerKeyError' })
+  })
+
+  it('seal a clerk record that the service opens and the API authorizes', async () => {
+    assert.deepEqual(ATTESTED_JWE, SDK_JWE)
+    assert.equal(CLERK_PROOF_TYP, api.CLERK_PROOF_TYP)
+    assert.equal(CLERK_RECORDS_PATH, api.CLERK_RECORDS_PATH)
+    const clerkKey = await generateNodeOwnerKey()
+    const clerk = await importOwnerKey(JSON.stringify(clerkKey.privateJwk), 'clerk.jwk')
+    const tee = await generateKeyPair('ECDH-ES+A256KW', { extractable: true })
+    const service = { ok: true, key: tee.publicKey } as unknown as VerifiedService
+    const record = { recordId: 'r-1', patient: { name: 'A', birthDate: '1970-01-01' } }
+    const { jwe, proof } = await sealRecord(record, service, clerk, 'api')
+    const keyring = await api.clerkKeyring([clerkKey.publicJwk])
+    const options = { keyring, audience: 'api', replayCache: createMemoryReplayCache() }
+    const body = new TextEncoder().encode(jwe)
+    const opened = await openAttestedRequest(
+      { authorization: `Bearer ${proof}`, body },
+      {
+        teePrivateKey: await exportJWK(tee.privateKey),
+        verifyCaller: (t) => api.verifyClerkProof(t, body, { ...options, now: new Date() }),
+      },
+    )
+    assert.deepEqual(opened.caller, { clerk: clerkKeyId(clerk) })
+    assert.deepEqual(opened.payload, record)
   })
 
   it('find the first altered entry of an audit export', async () => {

@@ -35,19 +35,22 @@ async function sessionOf(privateJwk: JWK): Promise<OwnerSession> {
   return { id: await calculateJwkThumbprintUri(publicJwk, 'sha256'), privateKey, publicJwk }
 }
 
-/** Import the text of a CLI owner key file (`owner.jwk`: EC P-256 private JWK). */
-export async function importOwnerKey(text: string): Promise<OwnerSession> {
+/**
+ * Import the text of a CLI owner key file (`owner.jwk`: EC P-256 private JWK). The clerk portal
+ * imports its clerk key (`clerk.jwk`, same format) with it too.
+ */
+export async function importOwnerKey(text: string, file = 'owner.jwk'): Promise<OwnerSession> {
   let jwk: unknown
   try {
     jwk = JSON.parse(text)
   } catch {
-    throw new OwnerKeyError('The file is not JSON: choose the private owner key file (owner.jwk)')
+    throw new OwnerKeyError(`The file is not JSON: choose the private key file (${file})`)
   }
   const k = jwk as Partial<Record<string, unknown>>
   if (typeof jwk !== 'object' || jwk === null || k.kty !== 'EC' || k.crv !== 'P-256')
-    throw new OwnerKeyError('The file is not an EC P-256 JWK: owner keys are ES256')
+    throw new OwnerKeyError('The file is not an EC P-256 JWK: the key must be ES256')
   if (typeof k.d !== 'string')
-    throw new OwnerKeyError('The file holds a public key only: choose the private key (owner.jwk)')
+    throw new OwnerKeyError(`The file holds a public key only: choose the private key (${file})`)
   if (typeof k.x !== 'string' || typeof k.y !== 'string')
     throw new OwnerKeyError('The JWK lacks its x or y coordinate')
   try {

@@ -111,6 +111,14 @@ export {
   selfAttestationResponseSchema,
 } from './self-attestation.ts'
 export {
+  appraiseServiceToken,
+  SERVICE_CHECKS,
+  type ServiceAppraisal,
+  type ServiceCheck,
+  type ServiceFacts,
+  type ServiceTokenExpectation,
+} from './service-token.ts'
+export {
   EXCHANGED_TOKEN_MAX_TTL_SECONDS,
   EXCHANGED_TOKEN_TYP,
   type ExchangedTokenClaims,

@@ -1,14 +1,15 @@
 import { timingSafeEqual } from 'node:crypto'
-import { isSubrosaError, utf8 } from '@subrosa/core'
+import { utf8 } from '@subrosa/core'
 import {
+  appraiseServiceToken,
   type EarClaims,
+  type ServiceCheck,
+  type ServiceTokenExpectation,
   type TeePublicKey,
   TLS_CERT_SHA256_CLAIM,
   teePublicKeyOf,
   tlsCertificateSha256,
-  verifyEarToken,
 } from '@subrosa/protocol'
-import { decodeJwt, type JSONWebKeySet } from 'jose'
 import { SdkError, type SdkErrorCode } from './errors.ts'
 
 /**
@@ -16,25 +17,7 @@ import { SdkError, type SdkErrorCode } from './errors.ts'
  * is pinned by `issuer` and `jwks` (fetch them over the pinned broker connection, e.g.
  * `fetchJwks`); a URL inside the token is never followed.
  */
-export type ServiceExpectation = {
-  /** The broker's issuer URL (`/.well-known/subrosa-broker`). */
-  readonly issuer: string
-  /** The broker's JWKS (`/.well-known/jwks.json`). */
-  readonly jwks: JSONWebKeySet
-  /** The policy workload the service must be: `<namespace>/<policy>/<workload>`. */
-  readonly namespace: string
-  readonly policy: string
-  readonly workload: string
-  /** Accepted primary measurements (hex: sim/SNP measurement, SGX MRENCLAVE, TDX MRTD). */
-  readonly measurement?: string | readonly string[]
-  /** Accepted signers (hex: SGX MRSIGNER, SNP author or ID key digest). */
-  readonly signer?: string | readonly string[]
-  /** Pin one policy version by its hash (`sha384:<hex>`), if wanted. */
-  readonly policyHash?: string
-  /** Accepted platform TCB statuses (SGX, TDX); default `['UpToDate']`. */
-  readonly tcbStatuses?: readonly string[]
-  /** Accept the sim TEE (no hardware protection). Default false. */
-  readonly allowSim?: boolean
+export type ServiceExpectation = ServiceTokenExpectation & {
   /**
    * CA (PEM) the service's TLS certificate must chain to, with the host name checked. Absent:
    * the certificate is trusted only through the token's `subrosa.tls-cert-sha256` binding.
@@ -57,7 +40,8 @@ export type VerifiedService = {
 /**
  * Check a service's EAR token against an expectation and the certificate its TLS connection
  * presented. Checks in order: issuer, signature and validity, workload, policy hash, sim,
- * appraisal status, debug, measurement, signer, TCB status, TLS certificate binding.
+ * appraisal status, debug, measurement, signer, TCB status (`appraiseServiceToken` of
+ * `@subrosa/protocol`, shared with the clerk portal), then the TLS certificate binding.
  *
  * @example
  * const service = await verifyServiceToken(token, expectation, { peerCertificate, now: new Date() })
@@ -73,71 +57,9 @@ export async function verifyServiceToken(
   expectation: ServiceExpectation,
   context: { readonly peerCertificate: Uint8Array; readonly now: Date },
 ): Promise<VerifiedService> {
-  checkExpectation(expectation)
-  if (typeof token !== 'string') fail('ERR_ATTESTED_TOKEN', 'The service answered without a token')
-  let issuer: unknown
-  try {
-    issuer = decodeJwt(token).iss
-  } catch (cause) {
-    fail('ERR_ATTESTED_TOKEN', 'The service token is not a JWT', cause)
-  }
-  if (issuer !== expectation.issuer)
-    fail('ERR_ATTESTED_ISSUER', 'The service token is not issued by the expected broker')
-  let claims: EarClaims
-  try {
-    claims = await verifyEarToken(token, {
-      jwks: expectation.jwks,
-      issuer: expectation.issuer,
-      now: context.now,
-    })
-  } catch (cause) {
-    const code = isSubrosaError(cause) ? cause.code : ''
-    if (code === 'ERR_TOKEN_SIGNATURE')
-      fail('ERR_ATTESTED_SIGNATURE', 'The service token is not signed by the broker', cause)
-    if (code === 'ERR_TOKEN_EXPIRED')
-      fail('ERR_ATTESTED_EXPIRED', 'The service token is expired or not yet valid', cause)
-    fail('ERR_ATTESTED_TOKEN', 'The service token is malformed or lacks EAR claims', cause)
-  }
-  const w = claims['subrosa.workload']
-  if (
-    w.namespace !== expectation.namespace ||
-    w.policy !== expectation.policy ||
-    w.workload !== expectation.workload
-  )
-    fail(
-      'ERR_ATTESTED_WORKLOAD',
-      `The service is attested as ${w.namespace}/${w.policy}/${w.workload}, not ${expectation.namespace}/${expectation.policy}/${expectation.workload}`,
-    )
-  if (expectation.policyHash !== undefined && w.policyHash !== expectation.policyHash)
-    fail('ERR_ATTESTED_POLICY', 'The service was attested under another policy version')
-  const submod = claims.submods.cpu0
-  const evidence = submod['ear.veraison.annotated-evidence']
-  const insecure =
-    claims['subrosa.insecure'] || claims['subrosa.tee'] === 'sim' || evidence.insecure !== false
-  if (insecure && expectation.allowSim !== true)
-    fail('ERR_ATTESTED_SIM', 'The service runs in the sim TEE, which this caller does not allow')
-  const status = submod['ear.status']
-  if (!(status === 'affirming' || (status === 'warning' && insecure)))
-    fail('ERR_ATTESTED_STATUS', `The broker's appraisal of the service is ${status}`)
-  if (evidence.debug !== false) fail('ERR_ATTESTED_DEBUG', 'The service runs in a debug-mode TEE')
-  const measurement = text(evidence[measurementField(evidence.tee)])
-  if (expectation.measurement !== undefined && !oneOf(measurement, expectation.measurement))
-    fail('ERR_ATTESTED_MEASUREMENT', 'The service runs another measurement than expected')
-  if (expectation.signer !== undefined) {
-    const signer =
-      evidence.tee === 'sgx'
-        ? text(evidence.mrsigner)
-        : text(evidence.authorKeyDigest) || text(evidence.idKeyDigest)
-    if (!oneOf(signer, expectation.signer))
-      fail('ERR_ATTESTED_SIGNER', 'The service is signed by another signer than expected')
-  }
-  const tcb = evidence.tcbStatus
-  const hasTcb = evidence.tee === 'sgx' || evidence.tee === 'tdx' || tcb !== undefined
-  if (hasTcb && !(expectation.tcbStatuses ?? ['UpToDate']).includes(text(tcb)))
-    fail(
-      'ERR_ATTESTED_TCB',
-      `The service's platform TCB status ${text(tcb) || '(none)'} is not allowed`,
-    )
+  const appraisal = await appraiseServiceToken(token, expectation, { now: context.now })
+  if (!appraisal.ok) fail(CHECK_CODES[appraisal.check], appraisal.message, appraisal.cause)
+  const { claims, facts } = appraisal
   const bound = claims[TLS_CERT_SHA256_CLAIM]
   const presented = tlsCertificateSha256(context.peerCertificate)
   if (
@@ -160,40 +82,28 @@ export async function verifyServiceToken(
   return {
     claims,
     key,
-    tee: claims['subrosa.tee'],
-    insecure,
-    measurement,
+    tee: facts.tee,
+    insecure: facts.insecure,
+    measurement: facts.measurement,
     tlsCertSha256: presented,
   }
 }
 
-function checkExpectation(e: ServiceExpectation): void {
-  const named = [e.issuer, e.namespace, e.policy, e.workload].every(
-    (x) => typeof x === 'string' && x !== '',
-  )
-  const pinned = nonEmpty(e.measurement) || nonEmpty(e.signer)
-  if (!named || !Array.isArray(e.jwks?.keys) || !pinned)
-    fail(
-      'ERR_ATTESTED_EXPECTATION',
-      'An expectation needs issuer, jwks, namespace, policy, workload and a measurement or signer',
-    )
-}
-
-function nonEmpty(value: string | readonly string[] | undefined): boolean {
-  return typeof value === 'string' ? value !== '' : value !== undefined && value.length > 0
-}
-
-function oneOf(actual: string, accepted: string | readonly string[]): boolean {
-  const list = typeof accepted === 'string' ? [accepted] : accepted
-  return actual !== '' && list.some((x) => x.toLowerCase() === actual.toLowerCase())
-}
-
-function measurementField(tee: unknown): string {
-  return tee === 'sgx' ? 'mrenclave' : tee === 'tdx' ? 'mrtd' : 'measurement'
-}
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : ''
+/** The SDK code of each failed check of `appraiseServiceToken`. */
+const CHECK_CODES: Readonly<Record<ServiceCheck, SdkErrorCode>> = {
+  expectation: 'ERR_ATTESTED_EXPECTATION',
+  token: 'ERR_ATTESTED_TOKEN',
+  issuer: 'ERR_ATTESTED_ISSUER',
+  signature: 'ERR_ATTESTED_SIGNATURE',
+  expired: 'ERR_ATTESTED_EXPIRED',
+  workload: 'ERR_ATTESTED_WORKLOAD',
+  policy: 'ERR_ATTESTED_POLICY',
+  sim: 'ERR_ATTESTED_SIM',
+  status: 'ERR_ATTESTED_STATUS',
+  debug: 'ERR_ATTESTED_DEBUG',
+  measurement: 'ERR_ATTESTED_MEASUREMENT',
+  signer: 'ERR_ATTESTED_SIGNER',
+  tcb: 'ERR_ATTESTED_TCB',
 }
 
 function fail(code: SdkErrorCode, message: string, cause?: unknown): never {

@@ -24,6 +24,23 @@ describe('subrosa portal', () => {
     const io = capture()
     assert.equal(await main(['portal', '--port', '0'], io), 2)
     assert.match(io.stderr.join(''), /ERR_CLI_USAGE/)
+    // The clerk portal's service needs https, a workload and a measurement or signer.
+    for (const args of [
+      [
+        '--service',
+        'http://127.0.0.1:9443',
+        '--service-workload',
+        'a/b/c',
+        '--service-measurement',
+        'ab',
+      ],
+      ['--service', 'https://127.0.0.1:9443', '--service-measurement', 'ab'],
+      ['--service', 'https://127.0.0.1:9443', '--service-workload', 'a/b/c'],
+    ]) {
+      const usage = capture()
+      assert.equal(await main(['portal', '--port', '8080', ...args], usage), 2, args.join(' '))
+      assert.match(usage.stderr.join(''), /ERR_CLI_USAGE/)
+    }
     if (!existsSync(join(PORTAL_DIST, 'index.html'))) return
     const dir = await mkdtemp(join(tmpdir(), 'subrosa-portal-cli-'))
     try {
@@ -65,7 +82,22 @@ describe('subrosa portal', () => {
       const jsonPort = await freePort()
       const jsonIo = capture()
       const jsonDone = main(
-        ['portal', '--data-dir', dir, '--port', String(jsonPort), '--json'],
+        [
+          'portal',
+          '--data-dir',
+          dir,
+          '--port',
+          String(jsonPort),
+          '--json',
+          // The clerk portal too: its service goes to config.json and the CSP.
+          '--service',
+          'https://127.0.0.1:9443',
+          '--service-workload',
+          'health/clinic/api',
+          '--service-measurement',
+          'ab'.repeat(48),
+          '--allow-sim',
+        ],
         jsonIo,
       )
       for (let i = 0; i < 100 && jsonIo.stdout.length === 0; i++)
@@ -78,8 +110,23 @@ describe('subrosa portal', () => {
           broker: broker.url,
           corsOrigin: `http://127.0.0.1:${jsonPort}`,
           spkiPin: undefined,
+          clerk: `http://127.0.0.1:${jsonPort}/#/clerk`,
+          service: 'https://127.0.0.1:9443',
         },
       )
+      const config = await fetch(`http://127.0.0.1:${jsonPort}/config.json`)
+      assert.match(
+        config.headers.get('content-security-policy') ?? '',
+        /https:\/\/127\.0\.0\.1:9443/,
+      )
+      assert.deepEqual(((await config.json()) as { clerk: unknown }).clerk, {
+        service: 'https://127.0.0.1:9443',
+        audience: 'api',
+        workload: 'health/clinic/api',
+        measurement: ['ab'.repeat(48)],
+        signer: [],
+        allowSim: true,
+      })
       assert.match(printed.spkiPin ?? '', /^[A-Za-z0-9+/]{43}=$/)
       process.emit('SIGINT')
       assert.equal(await jsonDone, 0)

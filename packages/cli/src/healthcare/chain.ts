@@ -100,6 +100,8 @@ export type ChainOptions = {
   readonly dir: string
   /** Diagnostics replicas (default 2). */
   readonly replicas?: number
+  /** Origins the broker answers with CORS (the clerk portal's origin; ADR 0031). */
+  readonly brokerCorsOrigins?: readonly string[]
   readonly say?: (line: string) => void
 }
 
@@ -132,6 +134,9 @@ export async function startHealthcareChain(options: ChainOptions): Promise<Healt
       simTrustedKeys: [sim.publicJwk],
       owners: [owner.publicJwk],
       port: 0,
+      ...(options.brokerCorsOrigins === undefined
+        ? {}
+        : { corsOrigins: options.brokerCorsOrigins }),
       log: (event) => logs.push({ source: 'broker', event }),
     })
     closers.push(() => broker.close())
