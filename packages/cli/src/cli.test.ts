@@ -187,16 +187,15 @@ describe('the README walk-through, as processes against `subrosa broker start`',
     assert.equal(ran.insecure, true)
     assert.equal(ran.measurement, measurement, 'the measurement the broker verified')
     assert.equal((ran.outputs as { rows: number }[])[0]?.rows, 2)
-    // Who decrypts: DuckDB when asked; by default Subrosa, the one column read, when the scratch
-    // dir is memory-backed (/dev/shm).
-    const native = json(await run(['run', 'job.yaml', '--decrypt', 'native', '--json'], dir))
-    assert.equal((native.inputs as { read: string }[])[0]?.read, 'native')
-    assert.deepEqual((native.outputs as { rows: number }[])[0]?.rows, 2)
-    if (existsSync('/dev/shm'))
-      assert.deepEqual((ran.inputs as { columns?: string[] }[])[0]?.columns, ['VendorID'])
+    // Who decrypts: DuckDB by default; Subrosa, only the one column read, when asked.
+    assert.equal((ran.inputs as { read: string }[])[0]?.read, 'native')
+    const scratch = json(await run(['run', 'job.yaml', '--decrypt', 'scratch', '--json'], dir))
+    assert.equal((scratch.inputs as { read: string }[])[0]?.read, 'scratch')
+    assert.deepEqual((scratch.inputs as { columns?: string[] }[])[0]?.columns, ['VendorID'])
+    assert.deepEqual((scratch.outputs as { rows: number }[])[0]?.rows, 2)
     const bad = await run(['run', 'job.yaml', '--decrypt', 'duckdb'], dir)
     assert.equal(bad.status, 2)
-    assert.match(bad.stderr, /--decrypt is auto, native or scratch/)
+    assert.match(bad.stderr, /--decrypt is native or scratch/)
     json(await run(['decrypt', 'result.parquet', 'result.plain.parquet', '--json'], dir))
     assert.equal((await stat(join(dir, 'result.plain.parquet'))).mode & 0o777, 0o600)
     const audit = json(await run(['audit', '--json'], dir))

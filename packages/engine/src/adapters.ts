@@ -45,16 +45,16 @@ export type JobContext = {
   readonly parameters?: Readonly<Record<string, string | number | boolean>>
   readonly onProgress?: (progress: JobProgress) => void
   /**
-   * Who decrypts uniform AES_GCM_V1 Parquet (ADR 0032): `native`, DuckDB, with no plaintext
-   * copy; `scratch`, Subrosa, only the columns the queries read, into the scratch dir; `auto`
-   * (default), `scratch` when the scratch dir is memory-backed (tmpfs, ramfs) and has room,
-   * else `native`. Other PME files are always decrypted into scratch.
+   * Who decrypts uniform AES_GCM_V1 Parquet (ADR 0032): `native` (default), DuckDB, with no
+   * plaintext copy; `scratch`, Subrosa, only the columns the queries read, into the scratch dir,
+   * where DuckDB reads them as plaintext (its page-skipping optimizers stay on). Other PME files
+   * are always decrypted into scratch, also only the columns read.
    */
   readonly decrypt?: DecryptMode
 }
 
 /** See {@link JobContext.decrypt}. */
-export type DecryptMode = 'auto' | 'native' | 'scratch'
+export type DecryptMode = 'native' | 'scratch'
 
 /** Everything an adapter needs: the job context plus storage, scratch and parameter names. */
 export type EngineContext = JobContext & {
@@ -66,11 +66,8 @@ export type EngineContext = JobContext & {
   parameterName(): string
   /** The columns the job's queries can read (a superset), for decrypting only those. */
   readonly referenced: ReferencedColumns
-  /**
-   * Whether Subrosa decrypts a uniform file of `bytes` into scratch (`auto` resolved against the
-   * scratch dir's file system and free space), rather than DuckDB reading it natively.
-   */
-  decryptIntoScratch(bytes: number): Promise<boolean>
+  /** Whether Subrosa decrypts uniform files into scratch rather than DuckDB reading them. */
+  readonly decryptIntoScratch: boolean
 }
 
 /** What was read for one input; no data values, only counts and identifiers. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync, watch } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises'
+import { watch } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -264,29 +264,7 @@ describe('runJob', () => {
     assert.deepEqual(await readOutput(dir), [{ id: '3', zone: '3', label: 'v3' }])
     assert.deepEqual(await readdir(scratch), [], 'the job scratch dir is removed')
   })
-
-  it('decrypts into scratch by default only when the scratch dir is memory-backed', async (t) => {
-    if (!existsSync('/dev/shm')) return t.skip('no /dev/shm on this machine')
-    const memory = await mkdtemp(join('/dev/shm', 'subrosa-engine-'))
-    try {
-      const query = 'SELECT count(*) AS n FROM rides WHERE zone = 2'
-      const onDisk = await runJob(job(query), ctx())
-      const inMemory = await runJob(job(query), { ...ctx(), scratchDir: memory })
-      assert.deepEqual(
-        [onDisk.inputs[0]?.read, inMemory.inputs[0]?.read],
-        [(await isMemoryBacked(scratch)) ? 'scratch' : 'native', 'scratch'],
-      )
-      assert.deepEqual(await readOutput(dir), [{ n: '7143' }])
-      assert.deepEqual(await readdir(memory), [])
-    } finally {
-      await rm(memory, { recursive: true, force: true })
-    }
-  })
 })
-
-async function isMemoryBacked(path: string): Promise<boolean> {
-  return [0x01021994, 0x858458f6].includes((await statfs(path)).type)
-}
 
 describe('openDuckDb', () => {
   it('applies the hardening and locks it', async () => {

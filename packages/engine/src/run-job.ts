@@ -1,9 +1,8 @@
-import { mkdtemp, rm, statfs } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DuckDBValue } from '@duckdb/node-api'
 import type { Job, JobInput, JobOutput } from '@subrosa/policy'
 import type {
-  DecryptMode,
   EngineContext,
   InputSummary,
   JobContext,
@@ -82,7 +81,7 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
     scratchPath: (hint) => join(scratch, `${++files}-${hint.replace(/[^A-Za-z0-9._-]/g, '_')}`),
     parameterName: () => `subrosa_key_${++keys}`,
     referenced,
-    decryptIntoScratch: (bytes) => decryptIntoScratch(context.decrypt ?? 'auto', scratch, bytes),
+    decryptIntoScratch: context.decrypt === 'scratch',
   }
   const opened: OpenedInput[] = []
   try {
@@ -134,24 +133,4 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
     for (const input of opened) await input.close()
     await rm(scratch, { recursive: true, force: true })
   }
-}
-
-// statfs(2) magic numbers of the memory-backed file systems (linux/magic.h).
-const MEMORY_FILE_SYSTEMS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */])
-
-/**
- * `auto`: Subrosa decrypts into scratch when the scratch dir is memory-backed and at least twice
- * the file's size is free there (the plaintext of the columns read is smaller than the file),
- * because its OpenSSL AES-GCM outruns DuckDB's bundled mbedtls (ADR 0032); otherwise DuckDB
- * decrypts, and no plaintext copy is made.
- */
-async function decryptIntoScratch(
-  mode: DecryptMode,
-  scratch: string,
-  bytes: number,
-): Promise<boolean> {
-  if (mode !== 'auto') return mode === 'scratch'
-  const fs = await statfs(scratch).catch(() => undefined)
-  if (fs === undefined || !MEMORY_FILE_SYSTEMS.has(fs.type)) return false
-  return fs.bavail * fs.bsize >= 2 * bytes
 }

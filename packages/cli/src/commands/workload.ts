@@ -157,18 +157,18 @@ export const run: Command = {
     },
     decrypt: {
       type: 'string',
-      value: 'auto|native|scratch',
+      value: 'native|scratch',
       description:
-        'Who decrypts uniform PME Parquet: DuckDB (native), or Subrosa, only the columns the query reads, into the memory-backed scratch dir (scratch); auto (default) picks scratch when the scratch dir is memory-backed and has room',
+        'Who decrypts uniform PME Parquet: DuckDB (native, the default), or Subrosa, only the columns the queries read, into the memory-backed scratch dir (scratch)',
     },
   },
   async run(inv) {
     const [file] = inv.positionals
     if (file === undefined || inv.positionals.length !== 1)
       throw new CliError('ERR_CLI_USAGE', 'Expected <job.yaml> (see subrosa run --help)')
-    const decrypt = stringOption(inv, 'decrypt') ?? 'auto'
-    if (decrypt !== 'auto' && decrypt !== 'native' && decrypt !== 'scratch')
-      throw new CliError('ERR_CLI_USAGE', `--decrypt is auto, native or scratch, not ${decrypt}`)
+    const decrypt = stringOption(inv, 'decrypt') ?? 'native'
+    if (decrypt !== 'native' && decrypt !== 'scratch')
+      throw new CliError('ERR_CLI_USAGE', `--decrypt is native or scratch, not ${decrypt}`)
     const jobPath = resolve(inv.io.cwd, file)
     const { job, findings } = await validateJobFile(jobPath, undefined, inv.io.env)
     const errors = findings.filter((f) => f.level === 'error')

@@ -28,6 +28,51 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
   }
 }
 
+/** A source that can hold one region in memory: reads inside it cost no I/O. */
+export type SpanCachedSource = ByteSource & {
+  /**
+   * Read `[start, end)` once (or take the read `prefetch` started for exactly it) and serve reads
+   * inside it from memory until the next `hold`; an empty span frees it.
+   */
+  hold(start: number, end: number): Promise<void>
+  /** Start reading `[start, end)` for a later `hold`, so the I/O overlaps the caller's work. */
+  prefetch(start: number, end: number): void
+}
+
+/**
+ * Wrap `source` so that regions read in one I/O each serve many smaller reads: the column chunks
+ * of a row group (one read per chunk otherwise), page indexes and bloom filters.
+ */
+export function spanCachedSource(source: ByteSource): SpanCachedSource {
+  let start = 0
+  let held: Uint8Array | undefined
+  let ahead: { start: number; end: number; bytes: Promise<Uint8Array> } | undefined
+  return {
+    size: source.size,
+    read(offset, length) {
+      if (held !== undefined && offset >= start && offset + length <= start + held.length)
+        return Promise.resolve(held.subarray(offset - start, offset - start + length))
+      return source.read(offset, length)
+    },
+    async hold(from, to) {
+      held = undefined
+      const next = ahead
+      ahead = undefined
+      if (to <= from) return
+      held = await (next !== undefined && next.start === from && next.end === to
+        ? next.bytes
+        : readExact(source, from, to - from))
+      start = from
+    },
+    prefetch(from, to) {
+      const bytes = readExact(source, from, to - from)
+      // Awaited by the matching hold, which rethrows; unmatched, it is dropped.
+      bytes.catch(() => undefined)
+      ahead = { start: from, end: to, bytes }
+    },
+  }
+}
+
 /** A {@link ByteSink} collecting everything in memory; `bytes()` returns what was written. */
 export function memorySink(): ByteSink & { bytes(): Uint8Array; readonly size: number } {
   const parts: Uint8Array[] = []

@@ -1,5 +1,5 @@
 import type { ByteSink, ByteSource } from './byte-io.ts'
-import { outputWriter } from './byte-io.ts'
+import { outputWriter, spanCachedSource } from './byte-io.ts'
 import { encryptedSource } from './encrypted-side.ts'
 import { type KeyRetriever, openParquet } from './footer.ts'
 import { plainSink } from './plain-side.ts'
@@ -49,12 +49,14 @@ export async function decryptParquet(
   options: ParquetDecryptOptions,
 ): Promise<ParquetDecryptStats> {
   const opened = await openParquet(source, options.keyRetriever, options.aadPrefix)
+  const cached = spanCachedSource(source)
   return transcodeFile({
-    source,
+    source: cached,
+    cache: cached,
     out: outputWriter(sink),
     fileMetaData: opened.fileMetaData,
     dataEnd: opened.tail.footerStart,
-    from: encryptedSource(source, opened, {
+    from: encryptedSource(cached, opened, {
       keyRetriever: options.keyRetriever,
       unreadable: options.unreadableColumns ?? 'error',
     }),

@@ -1,7 +1,7 @@
 import { type RandomBytes, systemRandom } from '@subrosa/core'
 import { gcmCipher } from '../aead.ts'
 import { CryptoError } from '../errors.ts'
-import { type ByteSink, type ByteSource, outputWriter } from './byte-io.ts'
+import { type ByteSink, type ByteSource, outputWriter, spanCachedSource } from './byte-io.ts'
 import { type ColumnKey, encryptedSink } from './encrypted-side.ts'
 import { readPlaintextFooter } from './footer.ts'
 import { schemaColumns } from './metadata.ts'
@@ -78,12 +78,14 @@ export async function encryptParquet(
   if (options.storeAadPrefix === false && options.aadPrefix === undefined) {
     throw new CryptoError('ERR_PARQUET_AAD_PREFIX', 'storeAadPrefix: false needs an aadPrefix')
   }
+  const cached = spanCachedSource(source)
   return transcodeFile({
-    source,
+    source: cached,
+    cache: cached,
     out: outputWriter(sink),
     fileMetaData,
     dataEnd: tail.footerStart,
-    from: plainSource(source, tail.footerStart),
+    from: plainSource(cached, tail.footerStart),
     to: encryptedSink({
       algorithm: options.algorithm ?? 'AES_GCM_V1',
       footerKey: options.footerKey,

@@ -2,7 +2,13 @@
 // encrypted) to a sink side (plaintext or encrypted), then page indexes and bloom filters, then
 // the footer. Memory is bounded by the largest page plus the footer.
 import { CryptoError } from '../errors.ts'
-import { type ByteSource, type OutputWriter, type RangeReader, rangeReader } from './byte-io.ts'
+import {
+  type ByteSource,
+  type OutputWriter,
+  type RangeReader,
+  rangeReader,
+  type SpanCachedSource,
+} from './byte-io.ts'
 import {
   COLUMN_CHUNK,
   COLUMN_META_DATA,
@@ -127,6 +133,44 @@ export type TranscodeOptions = {
    * nor decrypted, and leave the schema; at least one column must stay.
    */
   readonly columns?: ((path: readonly string[]) => boolean) | undefined
+  /**
+   * The source as a {@link SpanCachedSource}: neighbouring column chunks are then read in one I/O
+   * each, the next run while the current one is transcoded, and page indexes and bloom filters
+   * at once.
+   */
+  readonly cache?: SpanCachedSource | undefined
+}
+
+/** Page indexes and bloom filters held in memory at once: up to this many bytes. */
+const MAX_HELD_EXTRAS = 64 * 1024 * 1024
+/** Neighbouring column chunks read in one I/O: up to this many bytes, gaps up to RUN_GAP. */
+const MAX_RUN = 8 * 1024 * 1024
+const RUN_GAP = 64 * 1024
+
+type Run = { readonly start: number; readonly end: number }
+
+/** Consecutive chunks (in transcoding order) grouped into runs read at once; big ones alone. */
+function chunkRuns(chunks: readonly PlannedChunk[]): Map<PlannedChunk, Run> {
+  const runs = new Map<PlannedChunk, Run>()
+  let members: PlannedChunk[] = []
+  let start = 0
+  let end = 0
+  const close = () => {
+    const run = { start, end }
+    for (const m of members) runs.set(m, run)
+    members = []
+  }
+  for (const p of chunks) {
+    const { start: s, length } = p.range
+    if (length > MAX_RUN) continue
+    if (members.length > 0 && (s < end || s - end > RUN_GAP || s + length - start > MAX_RUN))
+      close()
+    if (members.length === 0) start = s
+    members.push(p)
+    end = s + length
+  }
+  if (members.length > 0) close()
+  return runs
 }
 
 function malformed(message: string): never {
@@ -378,6 +422,23 @@ async function transcodeChunk(
 
 /** Page indexes and bloom filters, after the row groups: bloom filters, column, offset indexes. */
 async function transcodeExtras(options: TranscodeOptions, chunks: PlannedChunk[]): Promise<void> {
+  let first = Number.POSITIVE_INFINITY
+  let last = 0
+  for (const p of chunks)
+    for (const at of Object.values(p.extras)) {
+      first = Math.min(first, at.offset)
+      last = Math.max(last, at.offset + (at.length ?? 0))
+    }
+  const span = last > first && last - first <= MAX_HELD_EXTRAS
+  if (span) await options.cache?.hold(first, Math.min(last, options.dataEnd))
+  try {
+    await copyExtras(options, chunks)
+  } finally {
+    if (span) await options.cache?.hold(0, 0)
+  }
+}
+
+async function copyExtras(options: TranscodeOptions, chunks: PlannedChunk[]): Promise<void> {
   const { out, from, to } = options
   for (const p of chunks) {
     removeField(p.meta, COLUMN_META_DATA.bloomFilterOffset)
@@ -422,9 +483,22 @@ export async function transcodeFile(options: TranscodeOptions): Promise<ParquetT
   let done = 0
   let pages = 0
   const all: PlannedChunk[] = []
+  const order = groups.flatMap((g) => g.chunks)
+  const runs = options.cache === undefined ? new Map<PlannedChunk, Run>() : chunkRuns(order)
+  const runList = [...new Set(runs.values())]
+  const runIndex = new Map(runList.map((r, i) => [r, i]))
+  let heldRun: Run | undefined
   for (const [g, { rowGroup, chunks }] of groups.entries()) {
     const groupStart = out.position
     for (const p of chunks) {
+      const run = runs.get(p)
+      if (run !== undefined && run !== heldRun && options.cache !== undefined) {
+        await options.cache.hold(run.start, run.end)
+        heldRun = run
+        // Start reading the next run now: its I/O overlaps this run's decryption.
+        const following = runList[(runIndex.get(run) ?? runList.length) + 1]
+        if (following !== undefined) options.cache.prefetch(following.start, following.end)
+      }
       await transcodeChunk(options, p, (reader) => {
         pages++
         onProgress?.(Math.min(total, done + reader.position - p.range.start), total)
@@ -438,6 +512,7 @@ export async function transcodeFile(options: TranscodeOptions): Promise<ParquetT
     }
     setField(rowGroup, ROW_GROUP.ordinal, i16(g))
   }
+  await options.cache?.hold(0, 0)
   await transcodeExtras(options, all)
   for (const p of all) to.finishChunk(p.ref, p.chunk, p.meta)
   if (dropped.size + skipped.size > 0) dropColumns(fileMetaData, [...dropped.keys(), ...skipped])

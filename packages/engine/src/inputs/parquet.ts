@@ -105,7 +105,7 @@ export async function openParquetFile(
       info.aadPrefix === 'none' &&
       footer.columnEncryption.every((c) => c.encryption === 'footer-key')
     const base = { masterKeyId: found, bytes: source.size }
-    if (uniform && !(await ctx.decryptIntoScratch(source.size))) {
+    if (uniform && !ctx.decryptIntoScratch) {
       const parameter = ctx.parameterName()
       return {
         ...base,
