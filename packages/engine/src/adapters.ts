@@ -64,8 +64,11 @@ export type EngineContext = JobContext & {
   scratchPath(hint: string): string
   /** A fresh named DuckDB parameter (`subrosa_key_<n>`) for a key; use it as `$name::BLOB`. */
   parameterName(): string
-  /** The columns the job's queries can read (a superset), for decrypting only those. */
-  readonly referenced: ReferencedColumns
+  /**
+   * The columns the job's queries can read (a superset), for decrypting only those; parsed on
+   * first use, so jobs whose inputs DuckDB decrypts never pay for it.
+   */
+  referenced(): Promise<ReferencedColumns>
   /** Whether Subrosa decrypts uniform files into scratch rather than DuckDB reading them. */
   readonly decryptIntoScratch: boolean
 }

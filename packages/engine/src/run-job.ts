@@ -11,7 +11,7 @@ import type {
   OutputSummary,
   WriteOutput,
 } from './adapters.ts'
-import { referencedColumns } from './columns.ts'
+import { type ReferencedColumns, referencedColumns } from './columns.ts'
 import { openDuckDb } from './duckdb-session.ts'
 import { EngineError } from './errors.ts'
 import { openDeltaInput } from './inputs/delta.ts'
@@ -67,9 +67,7 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
     throw new EngineError('ERR_ENGINE_UNSUPPORTED', `Engine ${job.engine} is not available yet`)
   const parameters = resolveParameters(job.parameters ?? {}, context.parameters ?? {})
   const scratch = await mkdtemp(join(context.scratchDir, 'job-'))
-  const referenced = await referencedColumns(
-    Object.values(job.outputs).map((spec) => spec.query ?? job.query ?? ''),
-  )
+  let referenced: Promise<ReferencedColumns> | undefined
   const local = createLocalStore()
   let files = 0
   let keys = 0
@@ -80,7 +78,12 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
       ((uri) => ({ store: local, location: localPath(uri, context.baseDir) })),
     scratchPath: (hint) => join(scratch, `${++files}-${hint.replace(/[^A-Za-z0-9._-]/g, '_')}`),
     parameterName: () => `subrosa_key_${++keys}`,
-    referenced,
+    referenced: () => {
+      referenced ??= referencedColumns(
+        Object.values(job.outputs).map((spec) => spec.query ?? job.query ?? ''),
+      )
+      return referenced
+    },
     decryptIntoScratch: context.decrypt === 'scratch',
   }
   const opened: OpenedInput[] = []

@@ -46,7 +46,7 @@ export const openDeltaInput: OpenInput<Extract<JobInput, { format: 'delta' }>> =
   // The data files' fields the queries read, decided once for the table so every file's part of
   // the union has the same columns (partition columns come from the log, not the files).
   const dataFields = fields.map((f) => f.name).filter((n) => !partitionColumns.includes(n))
-  const read = fieldsToRead(ctx.referenced, name, dataFields)
+  const read = fieldsToRead(await ctx.referenced(), name, dataFields)
   const opened: { file: OpenedParquetFile; fetched: FetchedInput }[] = []
   const closeAll = async () => {
     for (const { file, fetched } of opened) {

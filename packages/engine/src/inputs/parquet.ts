@@ -53,7 +53,7 @@ export type ParquetFileOptions = {
  * parameter) unless `ctx.decryptIntoScratch` prefers Subrosa's decryption; any other (column
  * keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa into the scratch dir, leaving
  * out the columns whose keys the workload was not granted. Into scratch go only the top-level
- * fields the job's queries reference (`ctx.referenced`).
+ * fields the job's queries reference (`ctx.referenced()`).
  *
  * @example const file = await openParquetFile('trips', '/lake/trips.parquet', { key: 'acme/taxi' }, ctx)
  * @throws EngineError `ERR_ENGINE_INPUT`, `ERR_ENGINE_KEY_MISMATCH`; CryptoError for tampered or
@@ -119,7 +119,8 @@ export async function openParquetFile(
     }
     // Only the fields the queries can read are decrypted (ADR 0032); the rest stay ciphertext.
     const fields = [...new Set(footer.columnEncryption.map((c) => c.path[0] ?? ''))]
-    const kept = wanted(options.fields, fields) ?? fieldsToRead(ctx.referenced, name, fields)
+    const kept =
+      wanted(options.fields, fields) ?? fieldsToRead(await ctx.referenced(), name, fields)
     const columns = kept === undefined ? undefined : (p: readonly string[]) => kept.has(p[0] ?? '')
     const plain = ctx.scratchPath(`${name}.plain.parquet`)
     const sink = await createAtomicFileSink(plain, 0o600)
