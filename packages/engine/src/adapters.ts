@@ -69,8 +69,6 @@ export type EngineContext = JobContext & {
    * first use, so jobs whose inputs DuckDB decrypts never pay for it.
    */
   referenced(): Promise<ReferencedColumns>
-  /** Whether Subrosa decrypts uniform files into scratch rather than DuckDB reading them. */
-  readonly decryptIntoScratch: boolean
 }
 
 /** What was read for one input; no data values, only counts and identifiers. */

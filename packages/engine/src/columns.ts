@@ -132,8 +132,16 @@ export function fieldsToRead(
 ): ReadonlySet<string> | undefined {
   if (referenced.all || referenced.bare.has(input.toLowerCase())) return undefined
   for (const name of referenced.bare) if (referenced.tables.has(name)) return undefined
-  const kept = new Set(fields.filter((f) => referenced.names.has(f.toLowerCase())))
-  if (kept.size === fields.length) return undefined
+  const kept = keepOrFirst(fields, (f) => referenced.names.has(f.toLowerCase()))
+  return kept.size === fields.length ? undefined : kept
+}
+
+/** The fields `keep` accepts, or the first one when it accepts none: a file needs one column. */
+export function keepOrFirst(
+  fields: readonly string[],
+  keep: (field: string) => boolean,
+): Set<string> {
+  const kept = new Set(fields.filter(keep))
   if (kept.size === 0 && fields[0] !== undefined) kept.add(fields[0])
   return kept
 }

@@ -84,7 +84,6 @@ export async function runJob(job: Job, context: JobContext): Promise<JobSummary>
       )
       return referenced
     },
-    decryptIntoScratch: context.decrypt === 'scratch',
   }
   const opened: OpenedInput[] = []
   try {

@@ -251,6 +251,10 @@ async function plan(options: TranscodeOptions): Promise<{
   const dropped = new Map<number, string>()
   // Left out by `columns`: decided by name, so alike in every row group.
   const skipped = new Set<number>()
+  const skip = (g: number, c: number) => {
+    if (g > 0 && !skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
+    skipped.add(c)
+  }
   const groups = []
   for (const [g, rowGroup] of rowGroups.entries()) {
     const ordinal = optional(rowGroup, ROW_GROUP.ordinal, 'i16', 'RowGroup.ordinal')?.value
@@ -270,8 +274,7 @@ async function plan(options: TranscodeOptions): Promise<{
         early?.kind === 'column-key' &&
         !options.columns(early.pathInSchema)
       ) {
-        if (g > 0 && !skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
-        skipped.add(c)
+        skip(g, c)
         continue
       }
       const meta = await from.columnMeta(chunk, { rowGroup: g, column: c })
@@ -287,8 +290,7 @@ async function plan(options: TranscodeOptions): Promise<{
         listOf(meta, COLUMN_META_DATA.pathInSchema, 'binary', 'path_in_schema') ?? []
       ).map(text)
       if (options.columns !== undefined && !options.columns(path)) {
-        if (g > 0 && !skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)
-        skipped.add(c)
+        skip(g, c)
         continue
       }
       if (skipped.has(c)) malformed(`Column ${c} has different paths in row groups`)

@@ -16,7 +16,7 @@ import type { JobInput } from '@subrosa/policy'
 import { masterKeyId, parseMasterKeyId } from '@subrosa/protocol'
 import { createAtomicFileSink, openFileSource } from '@subrosa/sdk'
 import type { EngineContext, OpenedInput, OpenInput } from '../adapters.ts'
-import { fieldsToRead } from '../columns.ts'
+import { fieldsToRead, keepOrFirst } from '../columns.ts'
 import { EngineError } from '../errors.ts'
 import { sqlString } from '../sql.ts'
 import { joinLocation, type ObjectStore } from '../storage/object-store.ts'
@@ -50,7 +50,7 @@ export type ParquetFileOptions = {
 /**
  * Make one local PME-encrypted Parquet file readable by DuckDB. A uniform AES_GCM_V1 file with an
  * encrypted footer and no AAD prefix is read by DuckDB itself with its footer key (a bound
- * parameter) unless `ctx.decryptIntoScratch` prefers Subrosa's decryption; any other (column
+ * parameter) unless `ctx.decrypt` is `scratch`; any other (column
  * keys, CTR, plaintext footer, AAD prefix) is decrypted by Subrosa into the scratch dir, leaving
  * out the columns whose keys the workload was not granted. Into scratch go only the top-level
  * fields the job's queries reference (`ctx.referenced()`).
@@ -105,7 +105,7 @@ export async function openParquetFile(
       info.aadPrefix === 'none' &&
       footer.columnEncryption.every((c) => c.encryption === 'footer-key')
     const base = { masterKeyId: found, bytes: source.size }
-    if (uniform && !ctx.decryptIntoScratch) {
+    if (uniform && ctx.decrypt !== 'scratch') {
       const parameter = ctx.parameterName()
       return {
         ...base,
@@ -119,8 +119,11 @@ export async function openParquetFile(
     }
     // Only the fields the queries can read are decrypted (ADR 0032); the rest stay ciphertext.
     const fields = [...new Set(footer.columnEncryption.map((c) => c.path[0] ?? ''))]
+    const chosen = options.fields
     const kept =
-      wanted(options.fields, fields) ?? fieldsToRead(await ctx.referenced(), name, fields)
+      chosen === undefined
+        ? fieldsToRead(await ctx.referenced(), name, fields)
+        : keepOrFirst(fields, (f) => chosen.has(f))
     const columns = kept === undefined ? undefined : (p: readonly string[]) => kept.has(p[0] ?? '')
     const plain = ctx.scratchPath(`${name}.plain.parquet`)
     const sink = await createAtomicFileSink(plain, 0o600)
@@ -159,17 +162,6 @@ export async function openParquetFile(
   } finally {
     await source.close()
   }
-}
-
-/** `fields` as a subset of the file's (its first field when none is there), or undefined. */
-function wanted(
-  fields: ReadonlySet<string> | undefined,
-  present: readonly string[],
-): ReadonlySet<string> | undefined {
-  if (fields === undefined) return undefined
-  const kept = new Set(present.filter((f) => fields.has(f)))
-  if (kept.size === 0 && present[0] !== undefined) kept.add(present[0])
-  return kept
 }
 
 /**
