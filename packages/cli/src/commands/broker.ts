@@ -7,6 +7,7 @@ import type { JWK } from 'jose'
 import { type Command, listOption, stringOption } from '../command.ts'
 import { readJson, writePrivateFile } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { untilStopSignal } from '../signals.ts'
 import { brokerVerification, VERIFICATION_OPTIONS } from '../verification.ts'
 import { RECOVERY_OPTIONS, recoveryOptions, reportRecoveryShares } from './broker-recover.ts'
 import {
@@ -194,15 +195,7 @@ export const brokerStart: Command = {
     const publicUrl = stringOption(inv, 'public-url')
     // Listen for the stop signals before the broker announces itself, so none is missed.
     // The first signal drains; with both handlers gone, a second one stops at once.
-    const stopped = new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        done()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    const stopped = untilStopSignal()
     const broker = await startBroker({
       dataDir,
       ...(postgres === undefined ? {} : { postgres }),

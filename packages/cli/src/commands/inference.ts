@@ -15,6 +15,7 @@ import type { JSONWebKeySet } from 'jose'
 import { type Command, listOption, stringOption } from '../command.ts'
 import { brokerClient, CONNECTION_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { untilStopSignal } from '../signals.ts'
 import { TEE_OPTIONS, teeFor } from './workload.ts'
 
 /** `subrosa model train` */
@@ -176,15 +177,7 @@ export const serveModel: Command = {
     const host = stringOption(inv, 'host') ?? '127.0.0.1'
     const names = listOption(inv, 'tls-name')
     const client = await brokerClient(inv, false)
-    const stopped = new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        done()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    const stopped = untilStopSignal()
     try {
       const service = await startModelService({
         modelFile: new Uint8Array(modelFile),

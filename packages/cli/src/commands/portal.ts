@@ -6,6 +6,7 @@ import { type ClerkPortalOptions, PORTAL_DIST, servePortal } from '@subrosa/port
 import { type Command, type Invocation, listOption, stringOption } from '../command.ts'
 import { brokerConnection, CONNECTION_OPTIONS } from '../config.ts'
 import { CliError } from '../errors.ts'
+import { untilStopSignal } from '../signals.ts'
 
 /**
  * base64(SHA-256(SPKI)) of the certificate the broker serves, read over a TLS connection that
@@ -134,15 +135,7 @@ export const portal: Command = {
     if (!url.startsWith('https://'))
       throw new CliError('ERR_CLI_USAGE', '--broker must be an https:// URL')
     const pin = await brokerSpkiPin(url, caPem)
-    const stopped = new Promise<void>((done) => {
-      const stop = () => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        done()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    const stopped = untilStopSignal()
     const running = await servePortal({
       broker: url,
       port,
