@@ -22,7 +22,11 @@ import {
   kbsFlow,
 } from '../packages/broker/src/testing/kbs-client.ts'
 import { testPolicyYaml } from '../packages/broker/src/testing/policy-fixture.ts'
-import { createTestDatabase, postgresUnavailable } from '../packages/broker/src/testing/postgres.ts'
+import {
+  backendPids,
+  createTestDatabase,
+  postgresUnavailable,
+} from '../packages/broker/src/testing/postgres.ts'
 
 const { values } = parseArgs({
   strict: false,
@@ -45,6 +49,37 @@ if (unavailable) {
   process.stderr.write(`bench broker: ${unavailable}\n`)
   console.log('bench broker skipped=postgres-absent')
   process.exit(0)
+}
+
+type CpuSnapshot = { client: number; replicas: number; postgres: number }
+
+/** CPU ms of a process from /proc (Linux), or 0 when unreadable. */
+async function processCpuMs(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * CPU used so far by this process, the replicas and the database's PostgreSQL backends (read
+ * from /proc, so only when PostgreSQL runs on this machine); undefined where /proc is absent.
+ */
+async function cpuSnapshot(
+  url: string,
+  processes: readonly BrokerProcess[],
+): Promise<CpuSnapshot | undefined> {
+  if (process.platform !== 'linux') return undefined
+  const own = process.cpuUsage()
+  let replicaMs = 0
+  for (const r of processes) replicaMs += await processCpuMs(r.pid)
+  let postgresMs = 0
+  for (const pid of await backendPids(url)) postgresMs += await processCpuMs(pid)
+  return { client: (own.user + own.system) / 1000, replicas: replicaMs, postgres: postgresMs }
 }
 
 const MEASUREMENT = '5a'.repeat(48)
@@ -108,9 +143,11 @@ try {
       }
     }
   }
+  const cpuBefore = await cpuSnapshot(database.url, replicas)
   const started = performance.now()
   await Promise.all(Array.from({ length: concurrency }, worker))
   const seconds = (performance.now() - started) / 1000
+  const cpuAfter = await cpuSnapshot(database.url, replicas)
   client.close()
   latencies.sort((x, y) => x - y)
   const pct = (p: number) =>
@@ -120,6 +157,13 @@ try {
   process.stderr.write(
     `bench broker: ${total} flows, 2 replicas, concurrency ${concurrency}, ${seconds.toFixed(1)} s\n`,
   )
+  if (cpuBefore !== undefined && cpuAfter !== undefined) {
+    const per = (k: keyof CpuSnapshot) =>
+      ((cpuAfter[k] - cpuBefore[k]) / latencies.length).toFixed(2)
+    process.stderr.write(
+      `bench broker: CPU ms per flow: client ${per('client')}, replicas ${per('replicas')}, postgres ${per('postgres')}\n`,
+    )
+  }
   console.log(
     `bench broker flows_per_s=${(latencies.length / seconds).toFixed(0)} p50_ms=${pct(0.5).toFixed(1)} p99_ms=${pct(0.99).toFixed(1)} errors=${errors}`,
   )

@@ -5,7 +5,7 @@ import {
   auditEntryHash,
   AUDIT_GENESIS as GENESIS,
 } from '@subrosa/protocol'
-import { inGroupCommit } from './store/group-commit.ts'
+import { groupCommitter } from './store/group-commit.ts'
 import type { Db } from './store/store.ts'
 
 /** What a component records; `data` holds identifiers and decisions, never secret values. */
@@ -32,7 +32,20 @@ type Row = {
  */
 export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
   // Outside a caller's transaction, concurrent appends share one transaction (group commit).
-  if (db.inTransaction !== true) return inGroupCommit(db, (tx) => appendAudit(tx, clock, record))
+  if (db.inTransaction !== true) return appendGrouped(db, { clock, record })
+  const [entry] = await appendEntries(db, [{ clock, record }])
+  return entry as AuditEntry
+}
+
+type Append = { readonly clock: Clock; readonly record: AuditRecord }
+
+const appendGrouped = groupCommitter<Append, AuditEntry>(appendEntries)
+
+/**
+ * Chain `appends` after the current head, in order: three statements whatever their number
+ * (lock, read the head, insert every row at once).
+ */
+async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditEntry[]> {
   return db.transaction(async (tx) => {
     await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE')
     const last = (
@@ -40,16 +53,30 @@ export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Pr
         'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
       )
     ).rows[0]
-    const seq = last === undefined ? 1 : Number(last.seq) + 1
-    const prevHash = last?.hash ?? GENESIS
-    const at = clock().toISOString()
-    const namespace = record.namespace ?? null
-    const hash = entryHash({ seq, at, kind: record.kind, namespace, data: record.data, prevHash })
+    let seq = last === undefined ? 0 : Number(last.seq)
+    let prevHash = last?.hash ?? GENESIS
+    const entries = appends.map(({ clock, record }): AuditEntry => {
+      seq++
+      const at = clock().toISOString()
+      const namespace = record.namespace ?? null
+      const hash = entryHash({ seq, at, kind: record.kind, namespace, data: record.data, prevHash })
+      const entry = { seq, at, kind: record.kind, namespace, data: record.data, prevHash, hash }
+      prevHash = hash
+      return entry
+    })
     await tx.query(
-      'INSERT INTO audit_log (seq, at, kind, namespace, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [seq, at, record.kind, namespace, JSON.stringify(record.data), prevHash, hash],
+      'INSERT INTO audit_log (seq, at, kind, namespace, data, prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])',
+      [
+        entries.map((e) => e.seq),
+        entries.map((e) => e.at),
+        entries.map((e) => e.kind),
+        entries.map((e) => e.namespace),
+        entries.map((e) => JSON.stringify(e.data)),
+        entries.map((e) => e.prevHash),
+        entries.map((e) => e.hash),
+      ],
     )
-    return { seq, at, kind: record.kind, namespace, data: record.data, prevHash, hash }
+    return entries
   })
 }
 

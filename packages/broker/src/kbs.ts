@@ -28,7 +28,7 @@ import {
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
-import { requirePolicy, type StoredPolicy } from './policies.ts'
+import { policyVersionOf, type StoredPolicy } from './policies.ts'
 import { publicJwks, randomId } from './state.ts'
 import { verificationOptions } from './verification.ts'
 
@@ -121,7 +121,7 @@ export async function attest(
   }
   let claims: Claims | undefined
   try {
-    if (session.job !== null && (await jobRevoked(ctx, session.workload, session.job)))
+    if (session.jobRevoked)
       throw new BrokerError(
         'ERR_JOB_REVOKED',
         `Job ${session.job} of ${session.workload} was revoked; start a new job`,
@@ -145,7 +145,12 @@ export async function attest(
         'The evidence report data does not bind this runtime data (nonce, TEE key, TLS certificate)',
       )
     }
-    const stored = await requirePolicy(ctx, namespace, policyName)
+    if (session.policy === undefined)
+      throw new BrokerError(
+        'ERR_BROKER_NOT_FOUND',
+        `Policy ${namespace}/${policyName} does not exist`,
+      )
+    const stored = await policyVersionOf(ctx, namespace, policyName, session.policy)
     const decision = evaluatePolicy(stored.policy, workloadName, claims, { allowSim: ctx.allowSim })
     if (!decision.allow) {
       throw new PolicyError(
@@ -257,24 +262,50 @@ export async function attest(
   }
 }
 
-type Session = { nonce: string; tee: string; workload: string; job: string | null }
-
-/** Whether `job` of `workload` (`<ns>/<policy>/<workload>`) was revoked. */
-async function jobRevoked(ctx: BrokerContext, workload: string, job: string): Promise<boolean> {
-  const rows = await ctx.db.query(
-    'SELECT 1 FROM job_revocations WHERE workload = $1 AND job = $2',
-    [workload, job],
-  )
-  return rows.rows.length > 0
+type Session = {
+  readonly nonce: string
+  readonly tee: string
+  readonly workload: string
+  readonly job: string | null
+  /** Whether the session's job was revoked. */
+  readonly jobRevoked: boolean
+  /** The current version of the workload's policy, read with the session; absent when none. */
+  readonly policy: { readonly version: number; readonly hash: string } | undefined
 }
 
+type SessionRow = {
+  nonce: string
+  tee: string
+  workload: string
+  job: string | null
+  expires_at: Date
+  job_revoked: boolean
+  policy_version: number | null
+  policy_hash: string | null
+}
+
+/**
+ * Mark the session used and read, in the same round trip, whether its job was revoked and the
+ * current version of its policy.
+ */
 async function consumeSession(ctx: BrokerContext, sessionId: string | undefined): Promise<Session> {
   if (sessionId === undefined)
     throw new BrokerError('ERR_KBS_SESSION', 'No KBS session cookie: call auth first')
   const now = ctx.clock()
   const row = (
-    await ctx.db.query<Session & { expires_at: Date }>(
-      'UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL RETURNING nonce, tee, workload, job, expires_at',
+    await ctx.db.query<SessionRow>(
+      `WITH s AS (
+        UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL
+        RETURNING nonce, tee, workload, job, expires_at
+      )
+      SELECT s.nonce, s.tee, s.workload, s.job, s.expires_at,
+        EXISTS (SELECT 1 FROM job_revocations r WHERE r.workload = s.workload AND r.job = s.job) AS job_revoked,
+        p.version AS policy_version, p.hash AS policy_hash
+      FROM s LEFT JOIN LATERAL (
+        SELECT version, hash FROM policies
+        WHERE namespace = split_part(s.workload, '/', 1) AND name = split_part(s.workload, '/', 2)
+        ORDER BY version DESC LIMIT 1
+      ) p ON true`,
       [sessionId, now],
     )
   ).rows[0]
@@ -291,7 +322,17 @@ async function consumeSession(ctx: BrokerContext, sessionId: string | undefined)
   if (new Date(row.expires_at).getTime() <= now.getTime()) {
     throw new BrokerError('ERR_KBS_NONCE_EXPIRED', 'This session nonce expired: call auth again')
   }
-  return row
+  return {
+    nonce: row.nonce,
+    tee: row.tee,
+    workload: row.workload,
+    job: row.job,
+    jobRevoked: row.job_revoked,
+    policy:
+      row.policy_version === null || row.policy_hash === null
+        ? undefined
+        : { version: Number(row.policy_version), hash: row.policy_hash },
+  }
 }
 
 /** A workload that presented a valid, current token. */
@@ -342,19 +383,40 @@ export async function authenticateWorkload(
     now: ctx.clock(),
   })
   const w = claims['subrosa.workload']
-  // One query, answered alike by every replica: the token's job and whether it was revoked.
-  const jobRow = (
-    await ctx.db.query<{ job: string; revoked: boolean }>(
-      'SELECT t.job, r.job IS NOT NULL AS revoked FROM workload_tokens t LEFT JOIN job_revocations r ON r.workload = t.workload AND r.job = t.job WHERE t.jti = $1',
-      [claims.jti],
+  // One query, answered alike by every replica: the token's job, whether it was revoked, and
+  // the current version of the token's policy.
+  const row = (
+    await ctx.db.query<{
+      job: string | null
+      revoked: boolean
+      version: number | null
+      hash: string | null
+    }>(
+      `SELECT t.job, r.job IS NOT NULL AS revoked, p.version, p.hash
+      FROM (SELECT 1) AS one
+      LEFT JOIN workload_tokens t ON t.jti = $1
+      LEFT JOIN job_revocations r ON r.workload = t.workload AND r.job = t.job
+      LEFT JOIN LATERAL (
+        SELECT version, hash FROM policies WHERE namespace = $2 AND name = $3
+        ORDER BY version DESC LIMIT 1
+      ) p ON true`,
+      [claims.jti, w.namespace, w.policy],
     )
   ).rows[0]
-  if (jobRow?.revoked === true)
+  if (row?.revoked === true)
     throw new BrokerError(
       'ERR_TOKEN_REVOKED',
-      `The token's job ${jobRow.job} ended or was revoked; it releases nothing`,
+      `The token's job ${row.job} ended or was revoked; it releases nothing`,
     )
-  const stored = await requirePolicy(ctx, w.namespace, w.policy)
+  if (row === undefined || row.version === null || row.hash === null)
+    throw new BrokerError(
+      'ERR_BROKER_NOT_FOUND',
+      `Policy ${w.namespace}/${w.policy} does not exist`,
+    )
+  const stored = await policyVersionOf(ctx, w.namespace, w.policy, {
+    version: Number(row.version),
+    hash: row.hash,
+  })
   if (stored.hash !== w.policyHash) {
     throw new BrokerError(
       'ERR_TOKEN_STALE',
@@ -370,6 +432,6 @@ export async function authenticateWorkload(
     stored,
     workload,
     ref: `${w.namespace}/${w.policy}/${w.workload}`,
-    ...(jobRow === undefined ? {} : { job: jobRow.job }),
+    ...(row.job === null ? {} : { job: row.job }),
   }
 }

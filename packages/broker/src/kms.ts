@@ -1,7 +1,7 @@
-import { fromBase64, toBase64 } from '@subrosa/core'
+import { fromBase64, toBase64, utf8 } from '@subrosa/core'
 import { workloadKeyAllowed } from '@subrosa/policy'
 import {
-  encryptJsonToKey,
+  encryptToTeeKey,
   ProtocolError,
   parseWire,
   teePublicKeySchema,
@@ -103,7 +103,7 @@ export async function kmsUnwrap(
         )
   const key = await unwrapWithMasterKey(ctx, request.masterKeyId, request.wrapped)
   try {
-    const jwe = await encryptJsonToKey({ key: toBase64(key) }, recipient)
+    const jwe = encryptToTeeKey(utf8(JSON.stringify({ key: toBase64(key) })), recipient, ctx.random)
     await appendAudit(ctx.db, ctx.clock, {
       kind: 'key.release',
       namespace: masterKeyRef(request.masterKeyId).namespace,

@@ -141,12 +141,60 @@ export async function latestPolicy(
   name: string,
 ): Promise<StoredPolicy | undefined> {
   const row = (
-    await ctx.db.query<{ doc: Policy; version: number; hash: string }>(
-      'SELECT doc, version, hash FROM policies WHERE namespace = $1 AND name = $2 ORDER BY version DESC LIMIT 1',
+    await ctx.db.query<{ version: number; hash: string }>(
+      'SELECT version, hash FROM policies WHERE namespace = $1 AND name = $2 ORDER BY version DESC LIMIT 1',
       [namespace, name],
     )
   ).rows[0]
-  return row === undefined ? undefined : { policy: row.doc, version: row.version, hash: row.hash }
+  return row === undefined ? undefined : policyVersionOf(ctx, namespace, name, row)
+}
+
+/**
+ * Parsed policy documents by content hash (SHA-384 of the canonical document, metadata
+ * included): a version never changes, so the hot paths read only a version's hash and parse its
+ * document once per process. Frozen, so that no caller can change what another one reads.
+ */
+const documents = new Map<string, Policy>()
+const MAX_DOCUMENTS = 1024
+
+/**
+ * The stored policy `namespace/name` at `version` (whose hash the caller just read), its
+ * document from the cache when seen before.
+ *
+ * @throws BrokerError `ERR_BROKER_NOT_FOUND` when that version does not exist.
+ */
+export async function policyVersionOf(
+  ctx: BrokerContext,
+  namespace: string,
+  name: string,
+  at: { readonly version: number; readonly hash: string },
+): Promise<StoredPolicy> {
+  let policy = documents.get(at.hash)
+  if (policy === undefined) {
+    const row = (
+      await ctx.db.query<{ doc: Policy }>(
+        'SELECT doc FROM policies WHERE namespace = $1 AND name = $2 AND version = $3 AND hash = $4',
+        [namespace, name, at.version, at.hash],
+      )
+    ).rows[0]
+    if (row === undefined)
+      throw new BrokerError(
+        'ERR_BROKER_NOT_FOUND',
+        `Policy ${namespace}/${name} version ${at.version} does not exist`,
+      )
+    policy = deepFreeze(row.doc)
+    if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value as string)
+    documents.set(at.hash, policy)
+  }
+  return { policy, version: at.version, hash: at.hash }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
 }
 
 /** The current version of a policy; a typed error when absent. */

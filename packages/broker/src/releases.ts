@@ -1,6 +1,6 @@
-import { fromUtf8, toBase64 } from '@subrosa/core'
+import { fromUtf8, toBase64, utf8 } from '@subrosa/core'
 import { type Policy, renderTemplate, type SecretPart, templateSecretNames } from '@subrosa/policy'
-import { encryptJsonToKey, encryptToKey, type Injection } from '@subrosa/protocol'
+import { encryptToTeeKey, type Injection } from '@subrosa/protocol'
 import type { FlattenedJWE } from 'jose'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
@@ -66,7 +66,7 @@ export async function releaseResource(
   }
   const secret = await resolveSecret(ctx, source, name, derivationScope(identity))
   try {
-    const jwe = await encryptToKey(secret.value, identity.teeKey)
+    const jwe = encryptToTeeKey(secret.value, identity.teeKey, ctx.random)
     await audit(
       ctx,
       identity,
@@ -134,7 +134,7 @@ export async function releaseInjection(
         : { args: args.map((t) => fromUtf8(renderTemplate(t, { lookup, target: 'arg' }))) }),
       keys: [...identity.workload.keys],
     }
-    const jwe = await encryptJsonToKey(injection, identity.teeKey)
+    const jwe = encryptToTeeKey(utf8(JSON.stringify(injection)), identity.teeKey, ctx.random)
     for (const name of values.keys())
       await audit(ctx, identity, w.namespace, `${w.namespace}/${w.policy}/${name}`, 'injection')
     return jwe

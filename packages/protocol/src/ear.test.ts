@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { exportJWK, generateKeyPair, type JWK } from 'jose'
+import { exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, jwtVerify } from 'jose'
 import { type EarInput, signEarToken, teePublicKeyOf, verifyEarToken } from './ear.ts'
 import type { TeePublicKey } from './kbs.ts'
 
@@ -55,6 +55,42 @@ describe('EAR tokens', async () => {
     assert.equal(claims.exp - claims.iat, 600)
     const { alg: _alg, ...bare } = teePublicKey
     assert.deepEqual(teePublicKeyOf(claims), bare)
+  })
+
+  it('is a standard ES256 JWT: jose verifies it, with the header and claims jose would write', async () => {
+    const { payload, protectedHeader } = await jwtVerify(token, await importJWK(key.pub), {
+      issuer,
+      currentDate: now,
+      requiredClaims: ['iat', 'exp', 'jti'],
+    })
+    assert.deepEqual(protectedHeader, { alg: 'ES256', kid: 'k1', typ: 'JWT' })
+    assert.equal(payload.jti, 'token-1')
+    assert.equal(payload.iat, now.getTime() / 1000)
+  })
+
+  it('refuses to attest a TEE key that is not a point on P-256', async () => {
+    const offCurve = { ...teePublicKey, y: Buffer.alloc(32, 7).toString('base64url') }
+    await assert.rejects(signEarToken({ ...input, teePublicKey: offCurve }, key.priv), {
+      code: 'ERR_PROTOCOL_MALFORMED',
+    })
+  })
+
+  it('reads akpub only as an EC P-256 SubjectPublicKeyInfo', async () => {
+    const claims = await verifyEarToken(token, { jwks, issuer, now })
+    const akpub = claims.submods.cpu0['ear.veraison.key-attestation'].akpub
+    const der = Buffer.from(akpub, 'base64url')
+    const p384 = await generateKeyPair('ES384', { extractable: true })
+    const p384Spki = Buffer.from(
+      (await exportSPKI(p384.publicKey)).replace(/-----[A-Z ]+-----|\s/g, ''),
+      'base64',
+    )
+    const otherOid = Buffer.from(der)
+    otherOid[20] = (otherOid[20] as number) ^ 1
+    for (const bad of [der.subarray(0, der.length - 1), p384Spki, otherOid, Buffer.alloc(0)]) {
+      const changed = structuredClone(claims)
+      changed.submods.cpu0['ear.veraison.key-attestation'].akpub = bad.toString('base64url')
+      assert.throws(() => teePublicKeyOf(changed), { code: 'ERR_TOKEN_CLAIMS' })
+    }
   })
 
   it('carries subrosa.tls-cert-sha256 only when given', async () => {

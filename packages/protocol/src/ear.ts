@@ -1,16 +1,15 @@
-import { createPublicKey } from 'node:crypto'
-import { fromBase64Url, toBase64Url } from '@subrosa/core'
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto'
+import { fromBase64Url, toBase64Url, utf8 } from '@subrosa/core'
 import {
   createLocalJWKSet,
   type JSONWebKeySet,
   type JWK,
   errors as joseErrors,
   jwtVerify,
-  SignJWT,
 } from 'jose'
 import { z } from 'zod'
 import { ProtocolError } from './errors.ts'
-import { type TeePublicKey, teePublicKeySchema } from './kbs.ts'
+import type { TeePublicKey } from './kbs.ts'
 
 /** The EAR profile Subrosa's tokens follow (draft-ietf-rats-ear). */
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear'
@@ -88,7 +87,11 @@ export type EarInput = {
   readonly tlsCertSha256?: string | undefined
 }
 
-/** Issue an EAR token (ES256 JWT, `kid` from the signing JWK). */
+/**
+ * Issue an EAR token (ES256 JWT, `kid` from the signing JWK).
+ *
+ * @throws ProtocolError `ERR_PROTOCOL_MALFORMED` when the TEE key is not a point on P-256.
+ */
 export async function signEarToken(input: EarInput, signingKey: JWK): Promise<string> {
   if (typeof signingKey.kid !== 'string') throw new TypeError('signing key needs a kid')
   const iat = Math.floor(input.now.getTime() / 1000)
@@ -110,16 +113,46 @@ export async function signEarToken(input: EarInput, signingKey: JWK): Promise<st
     'subrosa.insecure': input.insecure,
     ...(input.tlsCertSha256 === undefined ? {} : { [TLS_CERT_SHA256_CLAIM]: input.tlsCertSha256 }),
   }
-  return (
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })
-      .setIssuer(input.issuer)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + input.ttlSeconds)
-      .setJti(input.jti)
-      // A JWK (not an imported key) lets jose cache its import per signing-key object.
-      .sign(signingKey)
-  )
+  const payload = {
+    ...claims,
+    iss: input.issuer,
+    iat,
+    exp: iat + input.ttlSeconds,
+    jti: input.jti,
+  }
+  const signingInput = `${jsonPart({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })}.${jsonPart(payload)}`
+  // Signed synchronously with node:crypto: jose's WebCrypto signing costs several times the CPU
+  // (a thread-pool hop per token), and the broker signs one token per attestation.
+  const signature = sign('sha256', Buffer.from(signingInput), {
+    key: privateKeyOf(signingKey),
+    dsaEncoding: 'ieee-p1363',
+  })
+  return `${signingInput}.${toBase64Url(signature)}`
+}
+
+function jsonPart(value: unknown): string {
+  return toBase64Url(utf8(JSON.stringify(value)))
+}
+
+const privateKeys = new WeakMap<JWK, KeyObject>()
+
+/** The imported P-256 private key of a signing JWK, imported once per JWK object. */
+function privateKeyOf(jwk: JWK): KeyObject {
+  let key = privateKeys.get(jwk)
+  if (key === undefined) {
+    const { kty, crv, x, y, d } = jwk
+    if (
+      kty !== 'EC' ||
+      crv !== 'P-256' ||
+      typeof x !== 'string' ||
+      typeof y !== 'string' ||
+      typeof d !== 'string'
+    )
+      throw new TypeError('signing key must be a private EC P-256 JWK')
+    key = createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' })
+    privateKeys.set(jwk, key)
+  }
+  return key
 }
 
 const jwkSets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()
@@ -175,23 +208,49 @@ export async function verifyEarToken(
   return parsed.data
 }
 
-/** The TEE public key an EAR token attests (`ear.veraison.key-attestation.akpub`). */
+/** DER SubjectPublicKeyInfo of an EC P-256 key, up to the uncompressed point's 0x04. */
+const P256_SPKI_PREFIX = Buffer.from(
+  '3059301306072a8648ce3d020106082a8648ce3d03010703420004',
+  'hex',
+)
+const P256_COORDINATE = 32
+
+/**
+ * The TEE public key an EAR token attests (`ear.veraison.key-attestation.akpub`). The SPKI is
+ * read by its fixed P-256 layout; the broker checked the point when it issued the token, and
+ * whoever encrypts to it imports it again.
+ *
+ * @throws ProtocolError `ERR_TOKEN_CLAIMS` when akpub is not an EC P-256 SubjectPublicKeyInfo.
+ */
 export function teePublicKeyOf(claims: EarClaims): TeePublicKey {
   const der = fromBase64Url(claims.submods.cpu0['ear.veraison.key-attestation'].akpub)
   if (der === undefined) throw new ProtocolError('ERR_TOKEN_CLAIMS', 'Token akpub is not base64url')
-  const jwk = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }).export({
-    format: 'jwk',
-  })
-  const parsed = teePublicKeySchema.safeParse(jwk)
-  if (!parsed.success)
+  const prefix = P256_SPKI_PREFIX.length
+  if (
+    der.length !== prefix + 2 * P256_COORDINATE ||
+    !P256_SPKI_PREFIX.equals(der.subarray(0, prefix))
+  )
     throw new ProtocolError('ERR_TOKEN_CLAIMS', 'Token akpub is not an EC P-256 key')
-  return parsed.data
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: toBase64Url(der.subarray(prefix, prefix + P256_COORDINATE)),
+    y: toBase64Url(der.subarray(prefix + P256_COORDINATE)),
+  }
 }
 
+/** The DER SPKI of a TEE key, after checking that it is a point on P-256. */
 function spkiOf(jwk: TeePublicKey): string {
   const { alg: _alg, use: _use, kid: _kid, ...bare } = jwk
-  const der = createPublicKey({ key: bare, format: 'jwk' }).export({ format: 'der', type: 'spki' })
-  return toBase64Url(new Uint8Array(der))
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: bare, format: 'jwk' })
+  } catch (cause) {
+    throw new ProtocolError('ERR_PROTOCOL_MALFORMED', 'The TEE key is not a P-256 public key', {
+      cause,
+    })
+  }
+  return toBase64Url(new Uint8Array(key.export({ format: 'der', type: 'spki' })))
 }
 
 /**

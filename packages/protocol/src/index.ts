@@ -74,6 +74,7 @@ export {
 } from './ear.ts'
 export { PROTOCOL_ERRORS, ProtocolError, type ProtocolErrorCode } from './errors.ts'
 export { decryptWithKey, encryptJsonToKey, encryptToKey, flattenedJweSchema } from './jwe.ts'
+export { encryptToTeeKey } from './jwe-node.ts'
 export {
   type AttestRequest,
   type AttestResponse,

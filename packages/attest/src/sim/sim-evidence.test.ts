@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { toHex, utf8 } from '@subrosa/core'
+import {
+  CompactSign,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+} from 'jose'
 import { verifyEvidence } from '../verify-evidence.ts'
 import { measureBundle } from './measure-bundle.ts'
-import { createSimEvidence, generateSimPlatformKey, verifySimEvidence } from './sim-evidence.ts'
+import {
+  createSimEvidence,
+  generateSimPlatformKey,
+  SIM_EVIDENCE_TYPE,
+  verifySimEvidence,
+} from './sim-evidence.ts'
 
 const now = new Date('2026-11-22T12:00:00Z')
 const statement = {
@@ -59,6 +71,32 @@ describe('sim evidence', async () => {
         code: 'ERR_ATTEST_SIGNATURE',
       },
     )
+    // Structure around a valid signature: a fourth part, a short signature, non-base64url text.
+    const trustedKeys = [platform.publicJwk]
+    for (const [bad, code] of [
+      [`${evidence}.x`, 'ERR_ATTEST_MALFORMED'],
+      [`${h}.${p}.${sig.subarray(0, 63).toString('base64url')}`, 'ERR_ATTEST_SIGNATURE'],
+      [`${h}.${p}.${s}=`, 'ERR_ATTEST_SIGNATURE'],
+      [`${h}.${p}+.${s}`, 'ERR_ATTEST_SIGNATURE'],
+    ])
+      await assert.rejects(verifySimEvidence(bad, { trustedKeys, now }), { code }, bad)
+  })
+
+  it('refuses a trusted key that is not EC P-256, even when its thumbprint is the kid', async () => {
+    const { kid } = decodeProtectedHeader(evidence)
+    const rsa = (await generateKeyPair('RS256', { extractable: true })).publicKey
+    const rsaJwk = await exportJWK(rsa)
+    const forged = await new CompactSign(utf8('{}'))
+      .setProtectedHeader({
+        alg: 'ES256',
+        typ: SIM_EVIDENCE_TYPE,
+        kid: await calculateJwkThumbprint(rsaJwk),
+      })
+      .sign((await generateKeyPair('ES256')).privateKey)
+    assert.notEqual(kid, undefined)
+    await assert.rejects(verifySimEvidence(forged, { trustedKeys: [rsaJwk], now }), {
+      code: 'ERR_ATTEST_UNTRUSTED_KEY',
+    })
   })
 
   it('refuses evidence outside the time window', async () => {

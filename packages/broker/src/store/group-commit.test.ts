@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { appendAudit, verifyAuditChain } from '../audit.ts'
+import { appendAudit, listAudit, verifyAuditChain } from '../audit.ts'
 import { createTestDatabase, postgresUnavailable } from '../testing/postgres.ts'
 import { inGroupCommit } from './group-commit.ts'
 import { openPostgresStore } from './postgres.ts'
@@ -24,8 +24,21 @@ async function exercise(store: Store): Promise<void> {
     [...entries.map((e) => e.seq)].sort((a, b) => a - b),
     entries.map((_, i) => i + 1),
   )
+  // Rows go in as one array statement: values that array literals must escape come back intact.
+  const awkward = [
+    { kind: 'test', namespace: 'a,b', data: { s: '{"quoted", \\back\\slash}', n: null } },
+    { kind: 'te"st', data: { u: 'sch\u00f6n \u2603 \ud83d\udd12', nested: [{ a: [1, '}'] }] } },
+    { kind: 'NULL', namespace: 'NULL', data: {} },
+  ]
+  const stored = await Promise.all(awkward.map((r) => appendAudit(store.db, clock, r)))
+  const read = await listAudit(store.db, { after: 200 })
+  assert.deepEqual(read, stored)
+  assert.deepEqual(
+    read.map((e) => [e.kind, e.namespace, e.data]),
+    awkward.map((r) => [r.kind, r.namespace ?? null, r.data]),
+  )
   const chain = await verifyAuditChain(store.db)
-  assert.deepEqual(chain.ok && chain.length, 200)
+  assert.deepEqual(chain.ok && chain.length, 203)
 
   // A failing write in a group fails alone; the others of its group commit.
   const results = await Promise.allSettled([

@@ -62,3 +62,19 @@ export type TestBackend = 'pglite' | 'postgres'
 export function defaultTestBackend(): TestBackend {
   return process.env.SUBROSA_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite'
 }
+
+/** Process ids of the PostgreSQL backends serving the database at `url` (other than this query's). */
+export async function backendPids(url: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const rows = (
+      await client.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      )
+    ).rows
+    return rows.map((r) => r.pid)
+  } finally {
+    await client.end()
+  }
+}

@@ -31,6 +31,18 @@ export function createPublicKey(_key: unknown): never {
   return unavailable('createPublicKey')
 }
 
+export function createCipheriv(_algorithm: string): never {
+  return unavailable('createCipheriv')
+}
+
+export function diffieHellman(_options: unknown): never {
+  return unavailable('diffieHellman')
+}
+
+export function createPrivateKey(_key: unknown): never {
+  return unavailable('createPrivateKey')
+}
+
 export function createSecretKey(_key: unknown): never {
   return unavailable('createSecretKey')
 }
