@@ -30,6 +30,7 @@ import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { policyVersionOf, type StoredPolicy } from './policies.ts'
 import { publicJwks, randomId } from './state.ts'
+import { relaxedDb } from './store/store.ts'
 import { verificationOptions } from './verification.ts'
 
 /** A job id: a Spark application id (`spark-<hex>`) or any DNS-label-like name. */
@@ -81,7 +82,7 @@ export async function startSession(
   // Sessions outlive their nonce only to back cookie-authenticated resource calls for as long as
   // a token would; older ones are dropped so that unauthenticated auth calls cannot grow the table.
   // One statement (one round trip): purge, then open the session.
-  await ctx.db.query(
+  await relaxedDb(ctx.db).query(
     'WITH purged AS (DELETE FROM kbs_sessions WHERE expires_at < $7) INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at, job) VALUES ($1, $2, $3, $4, $5, $6, $8)',
     [
       sessionId,
@@ -207,8 +208,9 @@ export async function attest(
         ],
       )
     }
-    // Stored sealed: no token reaches the database in the clear.
-    await ctx.db.query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [
+    // Stored sealed: no token reaches the database in the clear. Durable with the audit entry
+    // below, before the token is returned.
+    await relaxedDb(ctx.db).query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [
       sessionId,
       toBase64(
         sealSecret(ctx.keys.rootKey, utf8(token), `kbs-session-token:${sessionId}`, ctx.random),
@@ -292,8 +294,10 @@ async function consumeSession(ctx: BrokerContext, sessionId: string | undefined)
   if (sessionId === undefined)
     throw new BrokerError('ERR_KBS_SESSION', 'No KBS session cookie: call auth first')
   const now = ctx.clock()
+  // Durable at the latest with the attestation's audit entry (allow or deny), which every outcome
+  // after this point appends before answering.
   const row = (
-    await ctx.db.query<SessionRow>(
+    await relaxedDb(ctx.db).query<SessionRow>(
       `WITH s AS (
         UPDATE kbs_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL
         RETURNING nonce, tee, workload, job, expires_at

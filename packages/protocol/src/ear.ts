@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto'
+import { createPrivateKey, ECDH, type KeyObject, sign } from 'node:crypto'
 import { fromBase64Url, toBase64Url, utf8 } from '@subrosa/core'
 import {
   createLocalJWKSet,
@@ -9,6 +9,7 @@ import {
 } from 'jose'
 import { z } from 'zod'
 import { ProtocolError } from './errors.ts'
+import { uncompressedPoint } from './jwe-node.ts'
 import type { TeePublicKey } from './kbs.ts'
 
 /** The EAR profile Subrosa's tokens follow (draft-ietf-rats-ear). */
@@ -241,16 +242,16 @@ export function teePublicKeyOf(claims: EarClaims): TeePublicKey {
 
 /** The DER SPKI of a TEE key, after checking that it is a point on P-256. */
 function spkiOf(jwk: TeePublicKey): string {
-  const { alg: _alg, use: _use, kid: _kid, ...bare } = jwk
-  let key: KeyObject
+  const point = uncompressedPoint(jwk)
   try {
-    key = createPublicKey({ key: bare, format: 'jwk' })
+    // Decoding the point checks that it lies on the curve (and is not the point at infinity).
+    ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'uncompressed')
   } catch (cause) {
     throw new ProtocolError('ERR_PROTOCOL_MALFORMED', 'The TEE key is not a P-256 public key', {
       cause,
     })
   }
-  return toBase64Url(new Uint8Array(key.export({ format: 'der', type: 'spki' })))
+  return toBase64Url(Buffer.concat([P256_SPKI_PREFIX, point.subarray(1)]))
 }
 
 /**

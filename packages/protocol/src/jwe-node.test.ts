@@ -47,9 +47,14 @@ describe('JWE to a TEE key with node:crypto', async () => {
   })
 
   it('refuses a TEE key that is not a point on P-256', () => {
-    const notOnCurve = { ...teeKey, y: toBase64Url(new Uint8Array(32).fill(7)) }
-    assert.throws(() => encryptToTeeKey(utf8('x'), notOnCurve, systemRandom), {
-      code: 'ERR_PROTOCOL_MALFORMED',
-    })
+    for (const bad of [
+      { ...teeKey, y: toBase64Url(new Uint8Array(32).fill(7)) },
+      { ...teeKey, x: toBase64Url(new Uint8Array(32)), y: toBase64Url(new Uint8Array(32)) },
+      { ...teeKey, y: teeKey.y.slice(0, 42) },
+      { ...teeKey, y: `${teeKey.y.slice(0, 42)}${teeKey.y.endsWith('A') ? 'B' : 'A'}` },
+    ])
+      assert.throws(() => encryptToTeeKey(utf8('x'), bad, systemRandom), {
+        code: 'ERR_PROTOCOL_MALFORMED',
+      })
   })
 })

@@ -4,9 +4,11 @@ import { toHex, utf8 } from '@subrosa/core'
 import {
   CompactSign,
   calculateJwkThumbprint,
+  compactVerify,
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
+  importJWK,
 } from 'jose'
 import { verifyEvidence } from '../verify-evidence.ts'
 import { measureBundle } from './measure-bundle.ts'
@@ -43,6 +45,22 @@ describe('sim evidence', async () => {
       svn: 3,
       reportData: '07'.repeat(64),
       platformKey: platform.thumbprint,
+    })
+  })
+
+  it('is a standard ES256 compact JWS that jose verifies, with the thumbprint as kid', async () => {
+    const { payload, protectedHeader } = await compactVerify(
+      evidence,
+      await importJWK(platform.publicJwk, 'ES256'),
+    )
+    assert.deepEqual(protectedHeader, {
+      alg: 'ES256',
+      typ: SIM_EVIDENCE_TYPE,
+      kid: platform.thumbprint,
+    })
+    assert.equal(JSON.parse(Buffer.from(payload).toString()).tee, 'sim')
+    await assert.rejects(createSimEvidence(statement, platform.publicJwk, now), {
+      code: 'ERR_ATTEST_MALFORMED',
     })
   })
 

@@ -1,7 +1,6 @@
-import { createPublicKey, type KeyObject, verify } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { fromHex, toHex } from '@subrosa/core'
 import {
-  CompactSign,
   calculateJwkThumbprint,
   decodeProtectedHeader,
   exportJWK,
@@ -88,7 +87,6 @@ export async function createSimEvidence(
   if (statement.reportData.length !== 64) throw malformed('report data must be 64 bytes')
   if (!Number.isSafeInteger(statement.svn) || statement.svn < 0)
     throw malformed('svn must be a non-negative integer')
-  const { d: _d, ...publicJwk } = platformKey
   const payload = {
     tee: 'sim',
     measurement: toHex(statement.measurement),
@@ -97,13 +95,48 @@ export async function createSimEvidence(
     svn: statement.svn,
     iat: Math.floor(now.getTime() / 1000),
   }
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({
-      alg: 'ES256',
-      typ: SIM_EVIDENCE_TYPE,
-      kid: await calculateJwkThumbprint(publicJwk),
-    })
-    .sign(platformKey)
+  const signer = await signerOf(platformKey)
+  const header = { alg: 'ES256', typ: SIM_EVIDENCE_TYPE, kid: signer.kid }
+  const signingInput = `${jsonPart(header)}.${jsonPart(payload)}`
+  // Signed with node:crypto: a sim TEE makes evidence on every attestation, and jose's
+  // WebCrypto signing costs several times the CPU.
+  const signature = sign('sha256', Buffer.from(signingInput), {
+    key: signer.key,
+    dsaEncoding: 'ieee-p1363',
+  })
+  return `${signingInput}.${signature.toString('base64url')}`
+}
+
+function jsonPart(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+type Signer = { readonly key: KeyObject; readonly kid: string }
+
+const signers = new WeakMap<JWK, Promise<Signer>>()
+
+/** A platform key imported once per key object, with its public half's thumbprint as kid. */
+function signerOf(platformKey: JWK): Promise<Signer> {
+  let signer = signers.get(platformKey)
+  if (signer === undefined) {
+    signer = (async () => {
+      const { kty, crv, x, y, d } = platformKey
+      if (
+        kty !== 'EC' ||
+        crv !== 'P-256' ||
+        typeof x !== 'string' ||
+        typeof y !== 'string' ||
+        typeof d !== 'string'
+      )
+        throw malformed('the sim platform key must be a private EC P-256 JWK')
+      return {
+        key: createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' }),
+        kid: await calculateJwkThumbprint({ kty, crv, x, y }),
+      }
+    })()
+    signers.set(platformKey, signer)
+  }
+  return signer
 }
 
 /** Options of {@link verifySimEvidence}. */

@@ -28,7 +28,10 @@ const types: pg.CustomTypesConfig = {
 
 /** Options of {@link openPostgresStore}. */
 export type PostgresStoreOptions = {
-  /** Most connections this process opens (default 10). */
+  /**
+   * Most connections of the main pool (default 10); the pool for KBS session writes opens at
+   * most half as many more.
+   */
   readonly maxConnections?: number
 }
 
@@ -76,7 +79,23 @@ export async function openPostgresStore(
     throw error
   }
   client.release()
-  return { db: poolDb(pool), close: () => pool.end() }
+  // KBS session writes commit without waiting for the WAL flush (ADR 0033): about half the
+  // server CPU of a durable commit. They become durable with the next durable commit, which is
+  // at the latest the attestation's audit entry, before any token leaves the broker.
+  const relaxedPool = new pg.Pool({
+    connectionString: url,
+    max: Math.max(1, Math.ceil((options.maxConnections ?? 10) / 2)),
+    types,
+    application_name: 'subrosa-broker-sessions',
+    options: '-c synchronous_commit=off',
+  })
+  relaxedPool.on('error', () => {})
+  return {
+    db: { ...poolDb(pool), relaxed: poolDb(relaxedPool) },
+    close: async () => {
+      await Promise.all([pool.end(), relaxedPool.end()])
+    },
+  }
 }
 
 /** `url` without its password, for messages. */

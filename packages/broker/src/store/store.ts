@@ -8,6 +8,17 @@ export type Db = {
   transaction<R>(fn: (tx: Db) => Promise<R>): Promise<R>
   /** True inside a transaction (where a nested `transaction` runs in the enclosing one). */
   readonly inTransaction?: boolean
+  /**
+   * The same database for writes that need not be durable on their own (KBS sessions): on
+   * PostgreSQL their commits do not wait for the WAL flush (`synchronous_commit = off`), and the
+   * next durable commit flushes them too. Absent where every commit is alike (PGlite).
+   */
+  readonly relaxed?: Db
+}
+
+/** `db.relaxed` where the store has one, else `db` itself. */
+export function relaxedDb(db: Db): Db {
+  return db.relaxed ?? db
 }
 
 /** An open store and how to close it. */

@@ -35,8 +35,14 @@ export function createCipheriv(_algorithm: string): never {
   return unavailable('createCipheriv')
 }
 
-export function diffieHellman(_options: unknown): never {
-  return unavailable('diffieHellman')
+export function createECDH(_curve: string): never {
+  return unavailable('createECDH')
+}
+
+export const ECDH = {
+  convertKey(): never {
+    return unavailable('ECDH.convertKey')
+  },
 }
 
 export function createPrivateKey(_key: unknown): never {
