@@ -17,7 +17,7 @@ import { testPolicyYaml } from '../testing/policy-fixture.ts'
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../testing/postgres.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { openPostgresStore } from './postgres.ts'
-import { openPgliteStore, type Store } from './store.ts'
+import { type Db, openPgliteStore, relaxedDb, type Store } from './store.ts'
 
 const pgSkip = await postgresUnavailable()
 if (pgSkip) process.stderr.write(`SKIP PostgreSQL store tests: ${pgSkip}\n`)
@@ -113,6 +113,26 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       assert.equal(value?.constructor, Uint8Array)
       assert.deepEqual(value, bytes)
       await store.db.query("DELETE FROM broker_state WHERE name = 'b'")
+    })
+
+    it('commits relaxed (session) writes without waiting for the WAL flush, visible at once', async () => {
+      const relaxed = relaxedDb(store.db)
+      const setting = async (db: Db) =>
+        (await db.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]
+          ?.synchronous_commit
+      // PGlite has one kind of commit; on PostgreSQL only the session pool is relaxed.
+      assert.equal(store.db.relaxed === undefined, backend.name === 'PGlite')
+      if (store.db.relaxed !== undefined) {
+        assert.equal(await setting(store.db), 'on')
+        assert.equal(await setting(relaxed), 'off')
+      }
+      await relaxed.query('INSERT INTO broker_state (name, value) VALUES ($1, $2)', [
+        'relaxed',
+        new Uint8Array([1]),
+      ])
+      const seen = await store.db.query("SELECT 1 FROM broker_state WHERE name = 'relaxed'")
+      assert.equal(seen.rows.length, 1)
+      await store.db.query("DELETE FROM broker_state WHERE name = 'relaxed'")
     })
 
     it('rolls a failed transaction back whole, also through nested transactions', async () => {
