@@ -47,6 +47,8 @@ export type StartBrokerOptions = {
    * the same unseal key and URL serve any request. The data directory still holds ca.pem.
    */
   readonly postgres?: string | undefined
+  /** PostgreSQL connections for requests (default 4); KBS session writes use half as many more. */
+  readonly postgresPool?: number | undefined
   /** 32-byte key that seals the root key; the operator keeps it outside the data directory. */
   readonly unsealKey: Uint8Array
   /** Optional 32-byte operator key-encryption key wrapping the sealed root key (ADR 0011). */
@@ -132,7 +134,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       ? await openPgliteStore(
           options.dataDir === undefined ? undefined : join(options.dataDir, 'pgdata'),
         )
-      : await openPostgresStore(options.postgres)
+      : await openPostgresStore(
+          options.postgres,
+          options.postgresPool === undefined ? {} : { maxConnections: options.postgresPool },
+        )
   let app: FastifyInstance | undefined
   const metrics = new BrokerMetrics(clock())
   const log = (event: LogEvent) => {

@@ -306,6 +306,26 @@ describe('PostgreSQL replicas on one store', { skip: pgSkip }, () => {
     await database?.drop()
   })
 
+  it('open at most the configured connections, and half as many for sessions', async () => {
+    const store = await openPostgresStore(database.url, { maxConnections: 3 })
+    try {
+      const busy = (db: Db) =>
+        Promise.all(Array.from({ length: 8 }, () => db.query('SELECT pg_sleep(0.02)')))
+      await Promise.all([busy(store.db), busy(relaxedDb(store.db))])
+      const counts = (
+        await store.db.query<{ application_name: string; n: number }>(
+          "SELECT application_name, count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'subrosa-broker%' GROUP BY 1 ORDER BY 1",
+        )
+      ).rows
+      assert.deepEqual(counts, [
+        { application_name: 'subrosa-broker', n: 3 },
+        { application_name: 'subrosa-broker-sessions', n: 2 },
+      ])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('initialize concurrently to one root key, and race policy versions to one winner', async () => {
     const unsealKey = systemRandom(32)
     stores.push(await openPostgresStore(database.url), await openPostgresStore(database.url))

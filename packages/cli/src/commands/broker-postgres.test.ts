@@ -85,13 +85,23 @@ describe('subrosa broker start --postgres', { skip: pgSkip }, () => {
     const caPem = await readFile(join(dir, 'a', 'ca.pem'), 'utf8')
 
     // A second replica (own data dir, URL from the environment) unseals the same state.
-    const second = await startAndStop(
-      ['--data-dir', join(dir, 'b'), '--port', '0', '--unseal-key-file', join(dir, 'unseal.key')],
-      { SUBROSA_POSTGRES: database.url },
-    )
+    const b = [
+      '--data-dir',
+      join(dir, 'b'),
+      '--port',
+      '0',
+      '--unseal-key-file',
+      join(dir, 'unseal.key'),
+    ]
+    const env = { SUBROSA_POSTGRES: database.url }
+    const second = await startAndStop([...b, '--postgres-pool', '2'], env)
     assert.equal(second.status, 0, second.stderr)
     assert.equal(second.events.find((e) => e.event === 'broker-started')?.initialized, false)
     assert.equal(await readFile(join(dir, 'b', 'ca.pem'), 'utf8'), caPem)
+
+    const badPool = await startAndStop([...b, '--postgres-pool', '0'], env)
+    assert.notEqual(badPool.status, 0)
+    assert.match(badPool.stderr, /ERR_CLI_USAGE/)
 
     const wrong = await startAndStop([
       ...common,

@@ -67,6 +67,13 @@ export const brokerStart: Command = {
       description:
         'Keep state in PostgreSQL (postgres://user@host:5432/db) instead of PGlite (env SUBROSA_POSTGRES)',
     },
+    'postgres-pool': {
+      type: 'string',
+      value: 'n',
+      description:
+        'PostgreSQL connections per replica for requests; KBS sessions use up to half as many more',
+      default: '4',
+    },
     'unseal-key-file': {
       type: 'string',
       value: 'file',
@@ -192,13 +199,16 @@ export const brokerStart: Command = {
       throw new CliError('ERR_CLI_USAGE', '--port must be 0..65535')
     if (!Number.isInteger(ttl) || ttl < 30)
       throw new CliError('ERR_CLI_USAGE', '--token-ttl must be an integer >= 30')
+    const pool = Number(stringOption(inv, 'postgres-pool'))
+    if (!Number.isInteger(pool) || pool < 1 || pool > 100)
+      throw new CliError('ERR_CLI_USAGE', '--postgres-pool must be an integer 1..100')
     const publicUrl = stringOption(inv, 'public-url')
     // Listen for the stop signals before the broker announces itself, so none is missed.
     // The first signal drains; with both handlers gone, a second one stops at once.
     const stopped = untilStopSignal()
     const broker = await startBroker({
       dataDir,
-      ...(postgres === undefined ? {} : { postgres }),
+      ...(postgres === undefined ? {} : { postgres, postgresPool: pool }),
       unsealKey: key,
       host: stringOption(inv, 'host') ?? '127.0.0.1',
       port,
