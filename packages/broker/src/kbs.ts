@@ -23,7 +23,7 @@ import {
   signEarToken,
   type TeePublicKey,
   teePublicKeyOf,
-  verifyEarToken,
+  verifyEarTokenSync,
 } from '@subrosa/protocol'
 import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
@@ -381,7 +381,7 @@ export async function authenticateWorkload(
       'ERR_BROKER_UNAUTHENTICATED',
       'An attestation token (or attested session) is required',
     )
-  const claims = await verifyEarToken(token, {
+  const claims = verifyEarTokenSync(token, {
     jwks: publicJwks(ctx.keys.signingKey),
     issuer: ctx.issuer,
     now: ctx.clock(),

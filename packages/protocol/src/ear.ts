@@ -1,11 +1,11 @@
 import { createPrivateKey, ECDH, type KeyObject, sign } from 'node:crypto'
 import { fromBase64Url, toBase64Url, utf8 } from '@subrosa/core'
 import {
+  compactVerify,
   createLocalJWKSet,
   type JSONWebKeySet,
   type JWK,
   errors as joseErrors,
-  jwtVerify,
 } from 'jose'
 import { z } from 'zod'
 import { ProtocolError } from './errors.ts'
@@ -176,7 +176,9 @@ export type VerifyEarOptions = {
 }
 
 /**
- * Verify an EAR token against the issuer's JWKS at a given time and return its claims.
+ * Verify an EAR token against the issuer's JWKS at a given time and return its claims. Runs in
+ * browsers too (jose, WebCrypto); Node services may use `verifyEarTokenSync`, which makes the
+ * same checks with node:crypto.
  *
  * @throws ProtocolError `ERR_TOKEN_INVALID`, `ERR_TOKEN_SIGNATURE`, `ERR_TOKEN_EXPIRED`,
  * `ERR_TOKEN_CLAIMS`.
@@ -185,21 +187,61 @@ export async function verifyEarToken(
   token: unknown,
   options: VerifyEarOptions,
 ): Promise<EarClaims> {
-  if (typeof token !== 'string' || token.length > 16384) {
-    throw new ProtocolError('ERR_TOKEN_INVALID', 'Attestation token must be a compact JWT string')
-  }
-  let payload: unknown
+  const compact = earTokenString(token)
+  let verified: Awaited<ReturnType<typeof compactVerify>>
   try {
-    ;({ payload } = await jwtVerify(token, localJwkSet(options.jwks), {
-      algorithms: ['ES256'],
-      issuer: options.issuer,
-      currentDate: options.now,
-      requiredClaims: ['iat', 'exp', 'jti'],
-    }))
+    verified = await compactVerify(compact, localJwkSet(options.jwks), { algorithms: ['ES256'] })
   } catch (cause) {
     throw tokenError(cause, 'Attestation token')
   }
-  const parsed = earClaimsSchema.safeParse(payload)
+  if (verified.protectedHeader.b64 === false)
+    throw new ProtocolError('ERR_TOKEN_INVALID', 'Attestation token has an unencoded payload')
+  return earClaimsOf(verified.payload, options)
+}
+
+/** The token as a string of bounded size, or `ERR_TOKEN_INVALID`. */
+export function earTokenString(token: unknown): string {
+  if (typeof token !== 'string' || token.length > 16384)
+    throw new ProtocolError('ERR_TOKEN_INVALID', 'Attestation token must be a compact JWT string')
+  return token
+}
+
+/**
+ * The claims of a signature-checked EAR token payload: the JWT checks of RFC 7519 as jose's
+ * `jwtVerify` makes them for `{issuer, currentDate, requiredClaims: [iat, exp, jti]}` (with the
+ * same codes), then the EAR and Subrosa claims.
+ *
+ * @throws ProtocolError `ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_CLAIMS`.
+ */
+export function earClaimsOf(
+  payload: Uint8Array,
+  options: { readonly issuer: string; readonly now: Date },
+): EarClaims {
+  let doc: unknown
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload))
+  } catch {
+    doc = undefined
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new ProtocolError('ERR_TOKEN_INVALID', 'Attestation token claims are not a JSON object')
+  const claims = doc as Record<string, unknown>
+  const claimError = (claim: string, expired = claim === 'iat' || claim === 'nbf') =>
+    new ProtocolError(
+      expired ? 'ERR_TOKEN_EXPIRED' : 'ERR_TOKEN_CLAIMS',
+      `Attestation token claim ${claim} is not acceptable`,
+    )
+  for (const claim of ['iss', 'jti', 'exp', 'iat'])
+    if (!Object.hasOwn(claims, claim)) throw claimError(claim)
+  if (claims.iss !== options.issuer) throw claimError('iss')
+  const now = Math.floor(options.now.getTime() / 1000)
+  if (typeof claims.iat !== 'number') throw claimError('iat')
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now))
+    throw claimError('nbf')
+  if (typeof claims.exp !== 'number') throw claimError('exp')
+  if (claims.exp <= now)
+    throw new ProtocolError('ERR_TOKEN_EXPIRED', 'Attestation token is expired')
+  const parsed = earClaimsSchema.safeParse(claims)
   if (!parsed.success) {
     throw new ProtocolError(
       'ERR_TOKEN_CLAIMS',

@@ -72,6 +72,7 @@ export {
   verifyEarToken,
   type WorkloadClaim,
 } from './ear.ts'
+export { verifyEarTokenSync } from './ear-node.ts'
 export { PROTOCOL_ERRORS, ProtocolError, type ProtocolErrorCode } from './errors.ts'
 export { decryptWithKey, encryptJsonToKey, encryptToKey, flattenedJweSchema } from './jwe.ts'
 export { encryptToTeeKey } from './jwe-node.ts'
