@@ -208,28 +208,30 @@ export async function attest(
         ],
       )
     }
-    // Stored sealed: no token reaches the database in the clear. Durable with the audit entry
-    // below, before the token is returned.
-    await relaxedDb(ctx.db).query('UPDATE kbs_sessions SET token = $2 WHERE id = $1', [
-      sessionId,
-      toBase64(
-        sealSecret(ctx.keys.rootKey, utf8(token), `kbs-session-token:${sessionId}`, ctx.random),
-      ),
-    ])
-    await appendAudit(ctx.db, ctx.clock, {
-      kind: 'attestation',
-      namespace,
-      data: {
-        ...audit,
-        decision: 'allow',
-        clause: decision.clause,
-        measurement: primaryMeasurement(claims),
-        insecure: claims.insecure,
-        policyVersion: stored.version,
-        policyHash: stored.hash,
-        tokenId: jti,
+    // Stored sealed (no token reaches the database in the clear), in the statement that appends
+    // the attestation's audit entry.
+    const sealed = toBase64(
+      sealSecret(ctx.keys.rootKey, utf8(token), `kbs-session-token:${sessionId}`, ctx.random),
+    )
+    await appendAudit(
+      ctx.db,
+      ctx.clock,
+      {
+        kind: 'attestation',
+        namespace,
+        data: {
+          ...audit,
+          decision: 'allow',
+          clause: decision.clause,
+          measurement: primaryMeasurement(claims),
+          insecure: claims.insecure,
+          policyVersion: stored.version,
+          policyHash: stored.hash,
+          tokenId: jti,
+        },
       },
-    })
+      { sessionToken: { sessionId: sessionId as string, sealed } },
+    )
     ctx.log({
       event: 'attestation',
       decision: 'allow',
