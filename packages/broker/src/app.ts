@@ -112,14 +112,14 @@ export function buildBrokerApp(
   app.get<{ Params: { ns: string; policy: string; name: string } }>(
     '/kbs/v0/resource/:ns/:policy/:name',
     async (request) => {
-      const identity = await authenticateWorkload(ctx, bearerOf(request), sessionOf(request))
-      return releaseResource(
-        ctx,
-        identity,
-        request.params.ns,
-        request.params.policy,
-        request.params.name,
-      )
+      const { ns, policy, name } = request.params
+      // The secret's row is read with the token's checks, in one round trip.
+      const identity = await authenticateWorkload(ctx, bearerOf(request), sessionOf(request), {
+        namespace: ns,
+        policy,
+        name,
+      })
+      return releaseResource(ctx, identity, ns, policy, name)
     },
   )
   app.get('/kbs/v0/workload', async (request) =>

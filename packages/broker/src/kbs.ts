@@ -29,6 +29,7 @@ import { appendAudit } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { policyVersionOf, type StoredPolicy } from './policies.ts'
+import { STORED_ROW_COLUMNS, type StoredRow } from './secrets.ts'
 import { publicJwks, randomId } from './state.ts'
 import { relaxedDb } from './store/store.ts'
 import { verificationOptions } from './verification.ts'
@@ -351,6 +352,15 @@ export type WorkloadIdentity = {
   readonly ref: string
   /** The job the token was issued for (KBS auth `extra-params.job`), if any. */
   readonly job?: string
+  /** The row of the secret the caller asked to read along (`<ns>/<policy>/<name>`), if any. */
+  readonly secret?: { readonly ref: string; readonly row: StoredRow | undefined }
+}
+
+/** A secret by its place: `namespace/policy/name`. */
+export type SecretRef = {
+  readonly namespace: string
+  readonly policy: string
+  readonly name: string
 }
 
 /**
@@ -364,6 +374,7 @@ export async function authenticateWorkload(
   ctx: BrokerContext,
   bearer: string | undefined,
   sessionId: string | undefined,
+  secret?: SecretRef,
 ): Promise<WorkloadIdentity> {
   let token = bearer
   if (token === undefined && sessionId !== undefined) {
@@ -389,24 +400,40 @@ export async function authenticateWorkload(
     now: ctx.clock(),
   })
   const w = claims['subrosa.workload']
-  // One query, answered alike by every replica: the token's job, whether it was revoked, and
-  // the current version of the token's policy.
+  // One query, answered alike by every replica: the token's job, whether it was revoked, the
+  // current version of the token's policy and, when asked, the row of the secret to release
+  // (read, still sealed, before the decision; opened only after it).
   const row = (
-    await ctx.db.query<{
-      job: string | null
-      revoked: boolean
-      version: number | null
-      hash: string | null
-    }>(
-      `SELECT t.job, r.job IS NOT NULL AS revoked, p.version, p.hash
+    await ctx.db.query<
+      {
+        job: string | null
+        revoked: boolean
+        version: number | null
+        hash: string | null
+        secret_found: boolean | null
+      } & Partial<StoredRow>
+    >(
+      `SELECT t.job, r.job IS NOT NULL AS revoked, p.version, p.hash${
+        secret === undefined ? '' : `, sec.found AS secret_found, sec.sealed, sec.kind, sec.meta`
+      }
       FROM (SELECT 1) AS one
       LEFT JOIN workload_tokens t ON t.jti = $1
       LEFT JOIN job_revocations r ON r.workload = t.workload AND r.job = t.job
       LEFT JOIN LATERAL (
         SELECT version, hash FROM policies WHERE namespace = $2 AND name = $3
         ORDER BY version DESC LIMIT 1
-      ) p ON true`,
-      [claims.jti, w.namespace, w.policy],
+      ) p ON true${
+        secret === undefined
+          ? ''
+          : `
+      LEFT JOIN LATERAL (
+        SELECT true AS found, ${STORED_ROW_COLUMNS} FROM secrets
+        WHERE namespace = $4 AND policy = $5 AND name = $6
+      ) sec ON true`
+      }`,
+      secret === undefined
+        ? [claims.jti, w.namespace, w.policy]
+        : [claims.jti, w.namespace, w.policy, secret.namespace, secret.policy, secret.name],
     )
   ).rows[0]
   if (row?.revoked === true)
@@ -439,5 +466,16 @@ export async function authenticateWorkload(
     workload,
     ref: `${w.namespace}/${w.policy}/${w.workload}`,
     ...(row.job === null ? {} : { job: row.job }),
+    ...(secret === undefined
+      ? {}
+      : {
+          secret: {
+            ref: `${secret.namespace}/${secret.policy}/${secret.name}`,
+            row:
+              row.secret_found === true
+                ? ({ sealed: row.sealed, kind: row.kind, meta: row.meta ?? null } as StoredRow)
+                : undefined,
+          },
+        }),
   }
 }

@@ -64,7 +64,9 @@ export async function releaseResource(
       `Workload ${identity.ref} may not read secret ${namespace}/${policy}/${name}`,
     )
   }
-  const secret = await resolveSecret(ctx, source, name, derivationScope(identity))
+  const ref = `${namespace}/${policy}/${name}`
+  const read = identity.secret?.ref === ref ? identity.secret : undefined
+  const secret = await resolveSecret(ctx, source, name, derivationScope(identity), read)
   try {
     const jwe = encryptToTeeKey(secret.value, identity.teeKey, ctx.random)
     await audit(

@@ -113,6 +113,14 @@ describe('secret kinds, import, derivation and args', () => {
   it('refuses the injection while an imported secret has no value', async () => {
     const r = await injection(tb, 'acme/pipeline/job-a')
     assert.deepEqual([r.status, r.code], [404, 'ERR_BROKER_NOT_FOUND'])
+    // The resource route reads the row with the token's checks: absent reads as absent too.
+    const a = await attestAs(tb, 'acme/pipeline/job-a', MEASUREMENT)
+    const res = await tb.app.inject({
+      method: 'GET',
+      url: '/kbs/v0/resource/acme/pipeline/api-token',
+      headers: { authorization: `Bearer ${a.token}` },
+    })
+    assert.deepEqual([res.statusCode, res.json().code], [404, 'ERR_BROKER_NOT_FOUND'])
   })
 
   it('imports an owner-supplied value, audited by length only, and refuses bad imports', async () => {

@@ -220,11 +220,15 @@ export async function importSecret(
   return { replaced }
 }
 
-type StoredRow = {
+/** A secret's row as stored: the sealed value, its kind and metadata. */
+export type StoredRow = {
   readonly sealed: Uint8Array
   readonly kind: string
   readonly meta: { readonly notAfter?: string } | null
 }
+
+/** The `secrets` columns {@link storedRow} reads, for queries that read a row along. */
+export const STORED_ROW_COLUMNS = 'sealed, kind, meta'
 
 async function storedRow(
   ctx: BrokerContext,
@@ -234,10 +238,19 @@ async function storedRow(
 ): Promise<StoredRow> {
   const row = (
     await ctx.db.query<StoredRow>(
-      'SELECT sealed, kind, meta FROM secrets WHERE namespace = $1 AND policy = $2 AND name = $3',
+      `SELECT ${STORED_ROW_COLUMNS} FROM secrets WHERE namespace = $1 AND policy = $2 AND name = $3`,
       [namespace, policy, name],
     )
   ).rows[0]
+  return foundRow(row, namespace, policy, name)
+}
+
+function foundRow(
+  row: StoredRow | undefined,
+  namespace: string,
+  policy: string,
+  name: string,
+): StoredRow {
   if (row === undefined)
     throw new BrokerError(
       'ERR_BROKER_NOT_FOUND',
@@ -326,6 +339,8 @@ async function renewCertificate(
  * `workloadRef` (`<ns>/<policy>/<workload>`) as HKDF-SHA256(from, salt "subrosa/derive/v1",
  * info = `<info> NUL <ns>/<policy>/<secret> NUL <workloadRef>`), so every workload gets its own.
  *
+ * `read` is the secret's row when the caller already read it (absent: read here).
+ *
  * @throws BrokerError `ERR_BROKER_NOT_FOUND`.
  */
 export async function resolveSecret(
@@ -333,11 +348,15 @@ export async function resolveSecret(
   policy: Policy,
   name: string,
   workloadRef: string,
+  read?: { readonly row: StoredRow | undefined },
 ): Promise<OpenedSecret> {
   const { namespace, name: policyName } = policy.metadata
   const spec = declaredSecret(policy, name)
   if (spec.derive === undefined) {
-    let row = await storedRow(ctx, namespace, policyName, name)
+    let row =
+      read === undefined
+        ? await storedRow(ctx, namespace, policyName, name)
+        : foundRow(read.row, namespace, policyName, name)
     if (await renewCertificate(ctx, policy, spec, row))
       row = await storedRow(ctx, namespace, policyName, name)
     return {
