@@ -60,17 +60,16 @@ type Append = {
 const appendGrouped = groupCommitter<Append, AuditEntry>(appendEntries)
 
 /**
- * Chain `appends` after the current head, in order: three statements whatever their number
- * (lock, read the head, insert every row at once, with their side writes).
+ * Chain `appends` after the current head, in order, in two round trips whatever their number:
+ * lock and read the head, then insert every row at once (with their side writes).
  */
 async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditEntry[]> {
   return db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE audit_log IN EXCLUSIVE MODE')
-    const last = (
-      await tx.query<{ seq: number | string; hash: string }>(
-        'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
-      )
-    ).rows[0]
+    // Lock the chain and read its head in one round trip.
+    const [, head] = await tx.script(
+      'LOCK TABLE audit_log IN EXCLUSIVE MODE; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+    )
+    const last = head?.rows[0] as { seq: number | string; hash: string } | undefined
     let seq = last === undefined ? 0 : Number(last.seq)
     let prevHash = last?.hash ?? GENESIS
     const entries = appends.map(({ clock, record }): AuditEntry => {

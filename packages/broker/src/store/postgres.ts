@@ -130,12 +130,18 @@ function statement(sql: string, params: readonly unknown[]): pg.QueryConfig {
   return { name, text: sql, values: params as unknown[] }
 }
 
+/** Rows of each statement of a simple query (pg answers one result, or an array of them). */
+function scriptRows(result: pg.QueryResult | pg.QueryResult[]): { rows: unknown[] }[] {
+  return (Array.isArray(result) ? result : [result]).map((r) => ({ rows: r.rows as unknown[] }))
+}
+
 function poolDb(pool: pg.Pool): Db {
   return {
     query: async <T>(sql: string, params: readonly unknown[] = []) => {
       const result = await pool.query(statement(sql, params))
       return { rows: result.rows as T[] }
     },
+    script: async (sql: string) => scriptRows(await pool.query(sql)),
     transaction: async <R>(fn: (tx: Db) => Promise<R>) => {
       const client = await pool.connect()
       try {
@@ -155,6 +161,7 @@ function clientDb(client: pg.PoolClient, inTx = false): Db {
       const result = await client.query(statement(sql, params))
       return { rows: result.rows as T[] }
     },
+    script: async (sql: string) => scriptRows(await client.query(sql)),
     transaction: async <R>(fn: (tx: Db) => Promise<R>) =>
       inTx ? fn(clientDb(client, true)) : inTransaction(client, fn),
   }

@@ -115,6 +115,20 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       await store.db.query("DELETE FROM broker_state WHERE name = 'b'")
     })
 
+    it('runs a parameterless script in one call and returns the rows of each statement', async () => {
+      const results = await store.db.script("SELECT 1 AS a; SELECT 'x' AS b UNION ALL SELECT 'y'")
+      assert.deepEqual(
+        results.map((r) => r.rows),
+        [[{ a: 1 }], [{ b: 'x' }, { b: 'y' }]],
+      )
+      await store.db.transaction(async (tx) => {
+        const [, rows] = await tx.script(
+          'LOCK TABLE audit_log IN EXCLUSIVE MODE; SELECT count(*)::int AS n FROM audit_log',
+        )
+        assert.equal(typeof (rows?.rows[0] as { n: unknown }).n, 'number')
+      })
+    })
+
     it('commits relaxed (session) writes without waiting for the WAL flush, visible at once', async () => {
       const relaxed = relaxedDb(store.db)
       const setting = async (db: Db) =>

@@ -5,6 +5,11 @@ import { MIGRATIONS } from './migrations.ts'
 /** The SQL surface the broker needs: PGlite (embedded) or PostgreSQL (`postgres.ts`), same SQL. */
 export type Db = {
   query<T>(sql: string, params?: readonly unknown[]): Promise<{ rows: T[] }>
+  /**
+   * Run parameterless statements separated by `;` in one round trip (PostgreSQL's simple query
+   * protocol, PGlite's `exec`); the rows of each, in order.
+   */
+  script(sql: string): Promise<{ rows: unknown[] }[]>
   transaction<R>(fn: (tx: Db) => Promise<R>): Promise<R>
   /** True inside a transaction (where a nested `transaction` runs in the enclosing one). */
   readonly inTransaction?: boolean
@@ -38,7 +43,7 @@ export async function openPgliteStore(dataDir: string | undefined): Promise<Stor
   return { db, close: () => pg.close() }
 }
 
-type PgliteLike = Pick<PGlite, 'query'> & { transaction?: PGlite['transaction'] }
+type PgliteLike = Pick<PGlite, 'query' | 'exec'> & { transaction?: PGlite['transaction'] }
 
 function wrap(pg: PgliteLike, inTransaction = false): Db {
   return {
@@ -47,6 +52,7 @@ function wrap(pg: PgliteLike, inTransaction = false): Db {
       const result = await pg.query<T>(sql, params as unknown[])
       return { rows: result.rows }
     },
+    script: async (sql: string) => (await pg.exec(sql)).map((r) => ({ rows: r.rows as unknown[] })),
     transaction: async <R>(fn: (tx: Db) => Promise<R>) => {
       if (pg.transaction === undefined) return fn(wrap(pg, true))
       return pg.transaction((tx) => fn(wrap(tx, true)))
