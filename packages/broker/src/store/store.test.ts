@@ -125,7 +125,8 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         const [, rows] = await tx.script(
           'LOCK TABLE audit_log IN EXCLUSIVE MODE; SELECT count(*)::int AS n FROM audit_log',
         )
-        assert.equal(typeof (rows?.rows[0] as { n: unknown }).n, 'number')
+        const n = (rows?.rows[0] as { n?: unknown } | undefined)?.n
+        assert.equal(typeof n, 'number')
       })
     })
 
