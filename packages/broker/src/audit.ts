@@ -30,38 +30,20 @@ type Row = {
  * {seq, at, kind, namespace, dataHash, prevHash})` (`auditEntryHash`), `dataHash` is SHA-256 of
  * the canonical data, and `prevHash` is the previous entry's hash.
  */
-export async function appendAudit(
-  db: Db,
-  clock: Clock,
-  record: AuditRecord,
-  also: AuditSideWrite = {},
-): Promise<AuditEntry> {
+export async function appendAudit(db: Db, clock: Clock, record: AuditRecord): Promise<AuditEntry> {
   // Outside a caller's transaction, concurrent appends share one transaction (group commit).
-  if (db.inTransaction !== true) return appendGrouped(db, { clock, record, also })
-  const [entry] = await appendEntries(db, [{ clock, record, also }])
+  if (db.inTransaction !== true) return appendGrouped(db, { clock, record })
+  const [entry] = await appendEntries(db, [{ clock, record }])
   return entry as AuditEntry
 }
 
-/**
- * A write that commits together with an audit entry, in the same statement: the sealed token of
- * the KBS session whose attestation the entry records, so that the session can authenticate
- * resource calls from the moment the entry exists.
- */
-export type AuditSideWrite = {
-  readonly sessionToken?: { readonly sessionId: string; readonly sealed: string }
-}
-
-type Append = {
-  readonly clock: Clock
-  readonly record: AuditRecord
-  readonly also: AuditSideWrite
-}
+type Append = { readonly clock: Clock; readonly record: AuditRecord }
 
 const appendGrouped = groupCommitter<Append, AuditEntry>(appendEntries)
 
 /**
  * Chain `appends` after the current head, in order, in two round trips whatever their number:
- * lock and read the head, then insert every row at once (with their side writes).
+ * lock and read the head, then insert every row at once.
  */
 async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditEntry[]> {
   return db.transaction(async (tx) => {
@@ -81,14 +63,8 @@ async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditE
       prevHash = hash
       return entry
     })
-    const tokens = appends.flatMap((a) => (a.also.sessionToken ? [a.also.sessionToken] : []))
     await tx.query(
-      `WITH tokens AS (
-        UPDATE kbs_sessions s SET token = t.sealed
-        FROM unnest($8::text[], $9::text[]) AS t(id, sealed) WHERE s.id = t.id
-      )
-      INSERT INTO audit_log (seq, at, kind, namespace, data, prev_hash, hash)
-      SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])`,
+      'INSERT INTO audit_log (seq, at, kind, namespace, data, prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])',
       [
         entries.map((e) => e.seq),
         entries.map((e) => e.at),
@@ -97,8 +73,6 @@ async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditE
         entries.map((e) => JSON.stringify(e.data)),
         entries.map((e) => e.prevHash),
         entries.map((e) => e.hash),
-        tokens.map((t) => t.sessionId),
-        tokens.map((t) => t.sealed),
       ],
     )
     return entries

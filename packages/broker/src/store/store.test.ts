@@ -275,6 +275,18 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       )
       assert.ok(!ids.includes(old.sessionId))
       assert.ok(ids.includes(fresh.sessionId))
+      // At most one purge a second per store: a row that expires within that second stays until
+      // the next purge.
+      now = new Date(now.getTime() + (120 + 1800) * 1000) // fresh is not yet purgeable
+      await startSession(ctx, body) // purges
+      const has = async (id: string) =>
+        (await store.db.query('SELECT 1 FROM kbs_sessions WHERE id = $1', [id])).rows.length > 0
+      now = new Date(now.getTime() + 500) // fresh is purgeable now
+      await startSession(ctx, body)
+      assert.equal(await has(fresh.sessionId), true)
+      now = new Date(now.getTime() + 500)
+      await startSession(ctx, body)
+      assert.equal(await has(fresh.sessionId), false)
     })
 
     it('refuses a store with rows sealed before namespace keys existed', async () => {
