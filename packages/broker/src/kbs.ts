@@ -40,9 +40,25 @@ export const JOB_ID = /^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$/
 const WORKLOAD_REF =
   /^([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)$/
 
-/** When expired KBS sessions were last purged from each store (clock milliseconds). */
-const lastPurge = new WeakMap<Db, number>()
+/** When each table's expired rows were last purged from each store (clock milliseconds). */
+const lastPurge = new WeakMap<Db, Map<string, number>>()
 const PURGE_EVERY_MS = 1000
+
+/**
+ * Whether `table`'s expired rows are due for a purge on `db` at `now` (at most once a second;
+ * a clock that went back also purges), recording the purge when so.
+ */
+function purgeDue(db: Db, table: string, now: Date): boolean {
+  let tables = lastPurge.get(db)
+  if (tables === undefined) {
+    tables = new Map()
+    lastPurge.set(db, tables)
+  }
+  const last = tables.get(table)
+  if (last !== undefined && Math.abs(now.getTime() - last) < PURGE_EVERY_MS) return false
+  tables.set(table, now.getTime())
+  return true
+}
 
 /**
  * `POST /kbs/v0/auth`: open a session with a single-use nonce. Subrosa reads the workload the
@@ -97,9 +113,7 @@ export async function startSession(
     new Date(now.getTime() + ctx.nonceTtlSeconds * 1000),
     job ?? null,
   ]
-  const last = lastPurge.get(ctx.db)
-  if (last === undefined || Math.abs(now.getTime() - last) >= PURGE_EVERY_MS) {
-    lastPurge.set(ctx.db, now.getTime())
+  if (purgeDue(ctx.db, 'kbs_sessions', now)) {
     await relaxedDb(ctx.db).query(
       'WITH purged AS (DELETE FROM kbs_sessions WHERE expires_at < $8) INSERT INTO kbs_sessions (id, nonce, tee, workload, created_at, expires_at, job) VALUES ($1, $2, $3, $4, $5, $6, $7)',
       [...values, new Date(now.getTime() - ctx.tokenTtlSeconds * 1000)],
@@ -212,15 +226,19 @@ export async function attest(
     )
     if (session.job !== null) {
       const issued = ctx.clock()
+      const values = [
+        jti,
+        session.workload,
+        session.job,
+        issued,
+        new Date(issued.getTime() + ctx.tokenTtlSeconds * 1000),
+      ]
+      // Expired token records go at most once a second, as expired sessions do.
       await ctx.db.query(
-        'WITH purged AS (DELETE FROM workload_tokens WHERE expires_at < $4) INSERT INTO workload_tokens (jti, workload, job, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
-        [
-          jti,
-          session.workload,
-          session.job,
-          issued,
-          new Date(issued.getTime() + ctx.tokenTtlSeconds * 1000),
-        ],
+        purgeDue(ctx.db, 'workload_tokens', issued)
+          ? 'WITH purged AS (DELETE FROM workload_tokens WHERE expires_at < $4) INSERT INTO workload_tokens (jti, workload, job, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)'
+          : 'INSERT INTO workload_tokens (jti, workload, job, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+        values,
       )
     }
     // Stored sealed: no token reaches the database in the clear. Durable with the audit entry
