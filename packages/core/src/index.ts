@@ -20,4 +20,13 @@ export {
   type ErrorDetails,
   isSubrosaError,
 } from './errors.ts'
+export {
+  type CompactJws,
+  compactJwsParts,
+  type Es256Jwk,
+  es256PrivateKey,
+  es256PublicKey,
+  signCompactEs256,
+  verifiesEs256,
+} from './es256.ts'
 export { type Clock, type RandomBytes, systemClock, systemRandom } from './runtime.ts'

@@ -94,6 +94,8 @@ describe('EAR token verification with node:crypto', async () => {
     ['bad tls hash', await craft({ ...claims, 'subrosa.tls-cert-sha256': 'x' })],
     ['payload not an object', `${h}.${Buffer.from('[1]').toString('base64url')}.${s}`],
     ['four parts', `${token}.x`],
+    ['empty payload', `${h}..${s}`],
+    ['empty signature', `${h}.${p}.`],
     ['garbage', 'not.a.jwt'],
     ['empty parts', 'e30.e30.'],
     ['not a string', 42],

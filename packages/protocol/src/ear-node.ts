@@ -1,13 +1,9 @@
 // Node-only: EAR token verification with synchronous node:crypto calls. The broker verifies a
 // token on every resource, KMS and injection call; jose's WebCrypto path costs several times the
 // CPU (a thread-pool hop per call). The claim checks are the same function `verifyEarToken` uses.
-import { createPublicKey, type KeyObject, verify } from 'node:crypto'
-import type { JWK } from 'jose'
+import { compactJwsParts, es256PublicKey, verifiesEs256 } from '@subrosa/core'
 import { type EarClaims, earClaimsOf, earTokenString, type VerifyEarOptions } from './ear.ts'
 import { ProtocolError } from './errors.ts'
-
-const BASE64URL = /^[A-Za-z0-9_-]+$/
-const keys = new WeakMap<JWK, KeyObject>()
 
 /**
  * {@link verifyEarToken} with node:crypto: the same checks and codes, synchronously. The JWS
@@ -21,11 +17,9 @@ const keys = new WeakMap<JWK, KeyObject>()
  * `ERR_TOKEN_CLAIMS`.
  */
 export function verifyEarTokenSync(token: unknown, options: VerifyEarOptions): EarClaims {
-  const parts = earTokenString(token).split('.')
-  const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts
-  if (parts.length !== 3 || ![encodedHeader, encodedPayload, encodedSignature].every(isBase64Url))
-    throw invalid('is not a compact JWS')
-  const header = jsonObject(Buffer.from(encodedHeader, 'base64url'))
+  const jws = compactJwsParts(earTokenString(token))
+  if (jws === undefined) throw invalid('is not a compact JWS')
+  const header = jsonObject(jws.header)
   if (header === undefined) throw invalid('has no JSON header')
   if (header.alg !== 'ES256' || header.crit !== undefined || header.b64 !== undefined)
     throw invalid('uses an unsupported algorithm or header parameter')
@@ -39,23 +33,16 @@ export function verifyEarTokenSync(token: unknown, options: VerifyEarOptions): E
       (k.use === undefined || k.use === 'sig') &&
       (k.key_ops === undefined || k.key_ops.includes('verify')),
   )
-  const signature = Buffer.from(encodedSignature, 'base64url')
-  const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`)
-  const valid =
-    signature.length === 64 &&
-    candidates.some((jwk) =>
-      verify('sha256', signingInput, { key: keyOf(jwk), dsaEncoding: 'ieee-p1363' }, signature),
-    )
+  const valid = candidates.some((jwk) => {
+    const key = es256PublicKey(jwk)
+    return key !== undefined && verifiesEs256(jws, key)
+  })
   if (!valid)
     throw new ProtocolError(
       'ERR_TOKEN_SIGNATURE',
       'Attestation token is not signed by a key of the trusted issuer',
     )
-  return earClaimsOf(Buffer.from(encodedPayload, 'base64url'), options)
-}
-
-function isBase64Url(part: string): boolean {
-  return BASE64URL.test(part)
+  return earClaimsOf(jws.payload, options)
 }
 
 function invalid(what: string): ProtocolError {
@@ -71,17 +58,4 @@ function jsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   } catch {
     return undefined
   }
-}
-
-/** A trusted public JWK imported once per JWK object. */
-function keyOf(jwk: JWK): KeyObject {
-  let key = keys.get(jwk)
-  if (key === undefined) {
-    const { kty, crv, x, y } = jwk
-    if (typeof x !== 'string' || typeof y !== 'string')
-      throw new ProtocolError('ERR_TOKEN_SIGNATURE', 'A trusted issuer key is not an EC P-256 key')
-    key = createPublicKey({ key: { kty: String(kty), crv: String(crv), x, y }, format: 'jwk' })
-    keys.set(jwk, key)
-  }
-  return key
 }

@@ -1,5 +1,5 @@
-import { createPrivateKey, ECDH, type KeyObject, sign } from 'node:crypto'
-import { fromBase64Url, toBase64Url, utf8 } from '@subrosa/core'
+import { ECDH } from 'node:crypto'
+import { es256PrivateKey, fromBase64Url, signCompactEs256, toBase64Url } from '@subrosa/core'
 import {
   compactVerify,
   createLocalJWKSet,
@@ -121,39 +121,11 @@ export async function signEarToken(input: EarInput, signingKey: JWK): Promise<st
     exp: iat + input.ttlSeconds,
     jti: input.jti,
   }
-  const signingInput = `${jsonPart({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' })}.${jsonPart(payload)}`
+  const key = es256PrivateKey(signingKey)
+  if (key === undefined) throw new TypeError('signing key must be a private EC P-256 JWK')
   // Signed synchronously with node:crypto: jose's WebCrypto signing costs several times the CPU
   // (a thread-pool hop per token), and the broker signs one token per attestation.
-  const signature = sign('sha256', Buffer.from(signingInput), {
-    key: privateKeyOf(signingKey),
-    dsaEncoding: 'ieee-p1363',
-  })
-  return `${signingInput}.${toBase64Url(signature)}`
-}
-
-function jsonPart(value: unknown): string {
-  return toBase64Url(utf8(JSON.stringify(value)))
-}
-
-const privateKeys = new WeakMap<JWK, KeyObject>()
-
-/** The imported P-256 private key of a signing JWK, imported once per JWK object. */
-function privateKeyOf(jwk: JWK): KeyObject {
-  let key = privateKeys.get(jwk)
-  if (key === undefined) {
-    const { kty, crv, x, y, d } = jwk
-    if (
-      kty !== 'EC' ||
-      crv !== 'P-256' ||
-      typeof x !== 'string' ||
-      typeof y !== 'string' ||
-      typeof d !== 'string'
-    )
-      throw new TypeError('signing key must be a private EC P-256 JWK')
-    key = createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' })
-    privateKeys.set(jwk, key)
-  }
-  return key
+  return signCompactEs256({ alg: 'ES256', kid: signingKey.kid, typ: 'JWT' }, payload, key)
 }
 
 const jwkSets = new WeakMap<JSONWebKeySet, ReturnType<typeof createLocalJWKSet>>()

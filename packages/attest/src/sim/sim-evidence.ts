@@ -1,5 +1,13 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
-import { fromHex, toHex } from '@subrosa/core'
+import type { KeyObject } from 'node:crypto'
+import {
+  compactJwsParts,
+  es256PrivateKey,
+  es256PublicKey,
+  fromHex,
+  signCompactEs256,
+  toHex,
+  verifiesEs256,
+} from '@subrosa/core'
 import {
   calculateJwkThumbprint,
   decodeProtectedHeader,
@@ -37,27 +45,14 @@ export async function generateSimPlatformKey(): Promise<SimPlatformKey> {
 }
 
 const thumbprints = new WeakMap<JWK, Promise<string>>()
-const publicKeys = new WeakMap<JWK, KeyObject>()
-const BASE64URL = /^[A-Za-z0-9_-]*$/
-
-/** A trusted key imported once per key object. */
+/** A trusted key, imported once per key object (`es256PublicKey`). */
 function publicKeyOf(jwk: JWK): KeyObject {
-  let key = publicKeys.get(jwk)
-  if (key === undefined) {
-    try {
-      const { kty, crv, x, y } = jwk
-      if (kty !== 'EC' || crv !== 'P-256' || typeof x !== 'string' || typeof y !== 'string')
-        throw new TypeError(`${kty} ${crv}`)
-      key = createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' })
-    } catch (cause) {
-      throw new AttestError(
-        'ERR_ATTEST_UNTRUSTED_KEY',
-        'Cannot verify sim evidence: the trusted platform key is not an EC P-256 public key',
-        { cause },
-      )
-    }
-    publicKeys.set(jwk, key)
-  }
+  const key = es256PublicKey(jwk)
+  if (key === undefined)
+    throw new AttestError(
+      'ERR_ATTEST_UNTRUSTED_KEY',
+      'Cannot verify sim evidence: the trusted platform key is not an EC P-256 public key',
+    )
   return key
 }
 
@@ -96,19 +91,13 @@ export async function createSimEvidence(
     iat: Math.floor(now.getTime() / 1000),
   }
   const signer = await signerOf(platformKey)
-  const header = { alg: 'ES256', typ: SIM_EVIDENCE_TYPE, kid: signer.kid }
-  const signingInput = `${jsonPart(header)}.${jsonPart(payload)}`
   // Signed with node:crypto: a sim TEE makes evidence on every attestation, and jose's
   // WebCrypto signing costs several times the CPU.
-  const signature = sign('sha256', Buffer.from(signingInput), {
-    key: signer.key,
-    dsaEncoding: 'ieee-p1363',
-  })
-  return `${signingInput}.${signature.toString('base64url')}`
-}
-
-function jsonPart(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
+  return signCompactEs256(
+    { alg: 'ES256', typ: SIM_EVIDENCE_TYPE, kid: signer.kid },
+    payload,
+    signer.key,
+  )
 }
 
 type Signer = { readonly key: KeyObject; readonly kid: string }
@@ -120,19 +109,10 @@ function signerOf(platformKey: JWK): Promise<Signer> {
   let signer = signers.get(platformKey)
   if (signer === undefined) {
     signer = (async () => {
-      const { kty, crv, x, y, d } = platformKey
-      if (
-        kty !== 'EC' ||
-        crv !== 'P-256' ||
-        typeof x !== 'string' ||
-        typeof y !== 'string' ||
-        typeof d !== 'string'
-      )
-        throw malformed('the sim platform key must be a private EC P-256 JWK')
-      return {
-        key: createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' }),
-        kid: await calculateJwkThumbprint({ kty, crv, x, y }),
-      }
+      const key = es256PrivateKey(platformKey)
+      if (key === undefined) throw malformed('the sim platform key must be a private EC P-256 JWK')
+      // RFC 7638 reads only the public members, so the private JWK has its public half's print.
+      return { key, kid: await thumbprintOf(platformKey) }
     })()
     signers.set(platformKey, signer)
   }
@@ -188,27 +168,14 @@ export async function verifySimEvidence(
   }
   // Verified synchronously with node:crypto (jose's WebCrypto path costs several times the CPU
   // per verification, and the broker verifies evidence on every attestation).
-  const [encodedHeader, encodedPayload, encodedSignature, ...rest] = evidence.split('.')
-  const signature = Buffer.from(encodedSignature ?? '', 'base64url')
-  const valid =
-    rest.length === 0 &&
-    BASE64URL.test(encodedPayload ?? '') &&
-    BASE64URL.test(encodedSignature ?? '') &&
-    signature.length === 64 &&
-    verify(
-      'sha256',
-      Buffer.from(`${encodedHeader}.${encodedPayload}`),
-      { key: publicKeyOf(trusted), dsaEncoding: 'ieee-p1363' },
-      signature,
-    )
-  if (!valid) {
+  const jws = compactJwsParts(evidence)
+  // A malformed signature fails as a bad signature, before the trusted key is even imported.
+  if (jws === undefined || jws.signature.length !== 64 || !verifiesEs256(jws, publicKeyOf(trusted)))
     throw new AttestError(
       'ERR_ATTEST_SIGNATURE',
       'Cannot verify sim evidence: signature does not match the platform key',
     )
-  }
-  const payload = Buffer.from(encodedPayload ?? '', 'base64url')
-  const claims = parsePayload(payload, header.kid)
+  const claims = parsePayload(jws.payload, header.kid)
   const age = options.now.getTime() / 1000 - claims.iat
   if (age < -CLOCK_SKEW_SECONDS || age > (options.maxAgeSeconds ?? 300)) {
     throw new AttestError(
