@@ -1,9 +1,10 @@
-// npm run bench [-- --broker-flows N --broker-concurrency C]: full KBS flows (auth, attest with
-// sim evidence, resource) per second against two broker replicas, each in its own process, on
-// one PostgreSQL ($SUBROSA_TEST_POSTGRES, a fresh database per run), driven round-robin from
-// this process over loopback HTTPS: auth on one replica, attest on the other, the resource on
-// the first. The client reuses one TEE key and does not decrypt (its cost is not the broker's).
-// Without PostgreSQL it prints why and no figures. Ends with one summary line.
+// npm run bench [-- --broker-flows N --broker-concurrency C --broker-warmup W --broker-cpu-prof
+// DIR]: full KBS flows (auth, attest with sim evidence, resource) per second, timed after W
+// untimed ones, against two broker replicas, each in its own process, on one PostgreSQL
+// ($SUBROSA_TEST_POSTGRES, a fresh database per run), driven round-robin from this process over
+// loopback HTTPS: auth on one replica, attest on the other, the resource on the first. The client
+// reuses one TEE key and does not decrypt (its cost is not the broker's). Without PostgreSQL it
+// prints why and no figures. Ends with one summary line.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,13 +34,25 @@ const { values } = parseArgs({
   options: {
     'broker-flows': { type: 'string', default: '10000' },
     'broker-concurrency': { type: 'string', default: '32' },
+    'broker-warmup': { type: 'string', default: '3000' },
+    'broker-cpu-prof': { type: 'string' },
   },
 })
 const total = Number(values['broker-flows'])
 const concurrency = Number(values['broker-concurrency'])
-if (!Number.isInteger(total) || total < 1 || !Number.isInteger(concurrency) || concurrency < 1) {
+const warmup = Number(values['broker-warmup'])
+// V8 CPU profiles of both replicas (written when they exit), for `node --cpu-prof`'s viewers.
+const profileDir = values['broker-cpu-prof'] as string | undefined
+if (
+  !Number.isInteger(total) ||
+  total < 1 ||
+  !Number.isInteger(concurrency) ||
+  concurrency < 1 ||
+  !Number.isInteger(warmup) ||
+  warmup < 0
+) {
   process.stderr.write(
-    'bench broker: --broker-flows and --broker-concurrency must be integers >= 1\n',
+    'bench broker: --broker-flows and --broker-concurrency must be integers >= 1, --broker-warmup >= 0\n',
   )
   process.exit(2)
 }
@@ -94,14 +107,17 @@ try {
     const dataDir = await mkdtemp(join(tmpdir(), 'subrosa-bench-broker-'))
     dirs.push(dataDir)
     replicas.push(
-      await spawnBrokerProcess({
-        dataDir,
-        postgres: database.url,
-        unsealKey,
-        publicUrl: 'https://broker.bench',
-        simTrustedKeys: [sim.publicJwk],
-        owners: [owner.publicJwk],
-      }),
+      await spawnBrokerProcess(
+        {
+          dataDir,
+          postgres: database.url,
+          unsealKey,
+          publicUrl: 'https://broker.bench',
+          simTrustedKeys: [sim.publicJwk],
+          owners: [owner.publicJwk],
+        },
+        profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+      ),
     )
   }
   const client = createHttpsClient(
@@ -122,40 +138,46 @@ try {
     teeKey,
     decrypt: false,
   }
-  // Warm up connections and JIT before timing.
-  for (let i = 0; i < 20; i++) await kbsFlow(client, [urls[0], urls[1], urls[0]] as never, options)
-
   const latencies: number[] = []
   const failures = new Map<string, number>()
-  let next = 0
-  const worker = async () => {
-    while (next < total) {
-      const i = next++
-      const a = urls[i % 2] as string
-      const b = urls[(i + 1) % 2] as string
-      const t = performance.now()
-      try {
-        await kbsFlow(client, [a, b, a], options)
-        latencies.push(performance.now() - t)
-      } catch (error) {
-        const key = error instanceof Error ? error.message.slice(0, 80) : String(error)
-        failures.set(key, (failures.get(key) ?? 0) + 1)
+  /** Run `count` flows on `concurrency` workers, round-robin over the replicas. */
+  const run = async (count: number, record: boolean) => {
+    let next = 0
+    const worker = async () => {
+      while (next < count) {
+        const i = next++
+        const a = urls[i % 2] as string
+        const b = urls[(i + 1) % 2] as string
+        const t = performance.now()
+        try {
+          await kbsFlow(client, [a, b, a], options)
+          if (record) latencies.push(performance.now() - t)
+        } catch (error) {
+          const key = error instanceof Error ? error.message.slice(0, 80) : String(error)
+          failures.set(key, (failures.get(key) ?? 0) + 1)
+        }
       }
     }
+    await Promise.all(Array.from({ length: concurrency }, worker))
   }
+  // Warm up connections and the JIT of all three processes (a broker serves for days; the
+  // figures are its steady state). Failures during warm-up count as errors too.
+  await run(warmup, false)
+  const warmupErrors = [...failures.values()].reduce((a, b) => a + b, 0)
+
   const cpuBefore = await cpuSnapshot(database.url, replicas)
   const started = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  await run(total, true)
   const seconds = (performance.now() - started) / 1000
   const cpuAfter = await cpuSnapshot(database.url, replicas)
   client.close()
   latencies.sort((x, y) => x - y)
   const pct = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0
-  const errors = total - latencies.length
+  const errors = total - latencies.length + warmupErrors
   for (const [message, n] of failures) process.stderr.write(`bench broker: ${n}x ${message}\n`)
   process.stderr.write(
-    `bench broker: ${total} flows, 2 replicas, concurrency ${concurrency}, ${seconds.toFixed(1)} s\n`,
+    `bench broker: ${total} flows after ${warmup} warm-up flows, 2 replicas, concurrency ${concurrency}, ${seconds.toFixed(1)} s\n`,
   )
   if (cpuBefore !== undefined && cpuAfter !== undefined) {
     const per = (k: keyof CpuSnapshot) =>

@@ -29,10 +29,17 @@ export type BrokerProcess = {
 const HERE = fileURLToPath(import.meta.url)
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url))
 
-/** Start a broker process and wait until it serves. */
-export function spawnBrokerProcess(settings: BrokerProcessSettings): Promise<BrokerProcess> {
+/**
+ * Start a broker process and wait until it serves. `nodeArgs` go to node before the script
+ * (the bench passes `--cpu-prof` and its directory).
+ */
+export function spawnBrokerProcess(
+  settings: BrokerProcessSettings,
+  nodeArgs: readonly string[] = [],
+): Promise<BrokerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', HERE], {
+    const args = [...nodeArgs, '--conditions=source', '--import', 'tsx', HERE]
+    const child = spawn(process.execPath, args, {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SUBROSA_TEST_BROKER: JSON.stringify(settings) },
