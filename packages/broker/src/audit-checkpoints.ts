@@ -29,66 +29,115 @@ export async function listCheckpoints(
   return rows.map((r) => ({ seq: Number(r.seq), head: r.head, at: r.at, signature: r.signature }))
 }
 
+/** The latest stored checkpoint at or before `upTo`, if any. */
+async function latestCheckpoint(
+  ctx: Pick<BrokerContext, 'db'>,
+  upTo = Number.MAX_SAFE_INTEGER,
+): Promise<AuditCheckpoint | undefined> {
+  const r = (
+    await ctx.db.query<CheckpointRow>(
+      'SELECT seq, head, at, signature FROM audit_checkpoints WHERE seq <= $1 ORDER BY seq DESC LIMIT 1',
+      [upTo],
+    )
+  ).rows[0]
+  return r === undefined
+    ? undefined
+    : { seq: Number(r.seq), head: r.head, at: r.at, signature: r.signature }
+}
+
+/** Whether `c` is signed by this broker's key, under its issuer. */
+async function signedByThisBroker(ctx: BrokerContext, c: AuditCheckpoint): Promise<boolean> {
+  try {
+    const { issuer } = await verifyAuditCheckpoint(c, publicJwks(ctx.keys.signingKey))
+    return issuer === ctx.issuer
+  } catch {
+    return false
+  }
+}
+
 /**
  * The whole log verified: the hash chain recomputes, and every stored checkpoint is signed by this
  * broker and names the hash its entry has now. A rewrite of the log by someone with database
- * access but without the broker's keys breaks one of the two.
+ * access but without the broker's keys breaks one of the two. Reads the log a page at a time.
  */
 export async function verifyAuditLog(
   ctx: BrokerContext,
 ): Promise<{ ok: true; head: string; length: number } | { ok: false; brokenAt: number }> {
-  const chain = await verifyAuditChain(ctx.db)
+  const checkpoints = await listCheckpoints(ctx)
+  const heads = new Map(checkpoints.map((c) => [c.seq, c.head]))
+  let mismatch: number | undefined
+  const chain = await verifyAuditChain(ctx.db, {
+    onEntry: (seq, hash) => {
+      if (mismatch === undefined && heads.has(seq) && heads.get(seq) !== hash) mismatch = seq
+    },
+  })
   if (!chain.ok) return chain
-  const hashes = new Map(
-    (
-      await ctx.db.query<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_log')
-    ).rows.map((r) => [Number(r.seq), r.hash]),
-  )
-  const jwks = publicJwks(ctx.keys.signingKey)
-  for (const c of await listCheckpoints(ctx)) {
-    if (hashes.get(c.seq) !== c.head) return { ok: false, brokenAt: c.seq }
-    try {
-      const { issuer } = await verifyAuditCheckpoint(c, jwks)
-      if (issuer !== ctx.issuer) return { ok: false, brokenAt: c.seq }
-    } catch {
+  for (const c of checkpoints) {
+    // A checkpoint past the end names an entry that was removed.
+    if (c.seq === mismatch || c.seq > chain.length || !(await signedByThisBroker(ctx, c)))
       return { ok: false, brokenAt: c.seq }
-    }
   }
   return chain
 }
 
 /**
- * Sign a checkpoint over the current head of the audit log (idempotent per head), after verifying
- * the log and its earlier checkpoints: the broker never signs over a log it cannot vouch for.
- * Returns undefined when the log is empty.
+ * Sign a checkpoint over the current head of the audit log (idempotent per head). The broker
+ * never signs over a log it cannot vouch for. By default it vouches incrementally: the latest
+ * checkpoint must be its own and still name the hash its entry has, and every entry after it
+ * must verify; a consistent rewrite of earlier entries changes that hash. An inconsistent one (a
+ * link broken before the latest checkpoint) is left to the full verification (`full`, which
+ * exports use, `subrosa audit` and `audit verify`): the periodic checkpoint then reads only the
+ * entries since the last one, not the whole log (ADR 0033). Returns undefined when the log is
+ * empty.
  *
- * @throws BrokerError `ERR_BROKER_AUDIT` when the log or a checkpoint does not verify.
+ * @throws BrokerError `ERR_BROKER_AUDIT` when the log (all of it with `full`, otherwise the
+ * latest checkpoint and the entries after it) does not verify.
  */
 export async function createAuditCheckpoint(
   ctx: BrokerContext,
+  options: { full?: boolean } = {},
 ): Promise<AuditCheckpoint | undefined> {
-  const log = await verifyAuditLog(ctx)
-  if (!log.ok) {
-    throw new BrokerError(
-      'ERR_BROKER_AUDIT',
-      `The audit log does not verify at entry ${log.brokenAt}; no checkpoint is signed`,
-      { details: { seq: log.brokenAt } },
+  const last = await latestCheckpoint(ctx)
+  let log: Awaited<ReturnType<typeof verifyAuditLog>>
+  if (options.full === true) {
+    log = await verifyAuditLog(ctx)
+  } else {
+    if (last !== undefined) {
+      const entry = (
+        await ctx.db.query<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = $1', [
+          last.seq,
+        ])
+      ).rows[0]
+      if (entry?.hash !== last.head || !(await signedByThisBroker(ctx, last)))
+        throw unverified(last.seq)
+    }
+    log = await verifyAuditChain(
+      ctx.db,
+      last === undefined ? {} : { from: { seq: last.seq, hash: last.head } },
     )
   }
+  if (!log.ok) throw unverified(log.brokenAt)
   if (log.length === 0) return undefined
-  const existing = await listCheckpoints(ctx, log.length)
-  const last = existing.at(-1)
   if (last?.seq === log.length) return last
   const checkpoint = await signAuditCheckpoint(
     { seq: log.length, head: log.head, at: ctx.clock().toISOString() },
     ctx.issuer,
     ctx.keys.signingKey,
   )
+  // Replicas may sign the same head at once: the first stored wins, and every one returns it.
   await ctx.db.query(
     'INSERT INTO audit_checkpoints (seq, head, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING',
     [checkpoint.seq, checkpoint.head, checkpoint.at, checkpoint.signature],
   )
-  return (await listCheckpoints(ctx, log.length)).at(-1)
+  return latestCheckpoint(ctx, log.length)
+}
+
+function unverified(seq: number): BrokerError {
+  return new BrokerError(
+    'ERR_BROKER_AUDIT',
+    `The audit log does not verify at entry ${seq}; no checkpoint is signed`,
+    { details: { seq } },
+  )
 }
 
 /**
@@ -100,7 +149,7 @@ export async function exportAudit(
   ctx: BrokerContext,
   namespaces: readonly string[],
 ): Promise<string> {
-  const checkpoint = await createAuditCheckpoint(ctx)
+  const checkpoint = await createAuditCheckpoint(ctx, { full: true })
   const end = checkpoint?.seq ?? 0
   const visible = new Set(namespaces)
   const header: AuditExportLine = {

@@ -102,32 +102,57 @@ export async function listAudit(
   return rows.map(toEntry)
 }
 
+/** A verified place in the chain: an entry's sequence number and hash. */
+export type ChainPoint = { readonly seq: number; readonly hash: string }
+
+/** Entries read per statement while verifying: memory stays bounded however long the log. */
+const VERIFY_PAGE = 5000
+
 /**
- * Recompute the whole chain. Returns the head hash when every entry links to its predecessor and
- * hashes to its recorded value, otherwise the first broken sequence number.
+ * Recompute the chain, a page at a time: from the start, or after `from` (an entry whose hash is
+ * vouched for otherwise, such as by a signed checkpoint). Returns the head hash and the log's
+ * length when every entry links to its predecessor, hashes to its recorded value and follows
+ * its predecessor's sequence number, otherwise the first broken sequence number. `onEntry` sees
+ * every verified entry, in order.
  */
 export async function verifyAuditChain(
   db: Db,
+  options: {
+    from?: ChainPoint
+    onEntry?: (seq: number, hash: string) => void
+    /** Entries per statement (default 5,000). */
+    pageSize?: number
+  } = {},
 ): Promise<{ ok: true; head: string; length: number } | { ok: false; brokenAt: number }> {
-  const rows = (await db.query<Row>('SELECT * FROM audit_log ORDER BY seq')).rows
-  let prev = GENESIS
-  let expectedSeq = 1
-  for (const row of rows) {
-    const e = toEntry(row)
-    const recomputed = entryHash({
-      seq: e.seq,
-      at: e.at,
-      kind: e.kind,
-      namespace: e.namespace,
-      data: e.data,
-      prevHash: e.prevHash,
-    })
-    if (e.seq !== expectedSeq || e.prevHash !== prev || recomputed !== e.hash)
-      return { ok: false, brokenAt: e.seq }
-    prev = e.hash
-    expectedSeq++
+  let prev = options.from?.hash ?? GENESIS
+  let expectedSeq = (options.from?.seq ?? 0) + 1
+  const page = options.pageSize ?? VERIFY_PAGE
+  for (;;) {
+    const rows = (
+      await db.query<Row>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
+        expectedSeq - 1,
+        page,
+      ])
+    ).rows
+    for (const row of rows) {
+      const e = toEntry(row)
+      const recomputed = entryHash({
+        seq: e.seq,
+        at: e.at,
+        kind: e.kind,
+        namespace: e.namespace,
+        data: e.data,
+        prevHash: e.prevHash,
+      })
+      if (e.seq !== expectedSeq || e.prevHash !== prev || recomputed !== e.hash)
+        return { ok: false, brokenAt: e.seq }
+      options.onEntry?.(e.seq, e.hash)
+      prev = e.hash
+      expectedSeq++
+    }
+    if (rows.length < page) break
   }
-  return { ok: true, head: prev, length: rows.length }
+  return { ok: true, head: prev, length: expectedSeq - 1 }
 }
 
 function toEntry(row: Row): AuditEntry {

@@ -10,7 +10,7 @@ import {
   signPolicyApproval,
   verifyAuditExport,
 } from '@subrosa/protocol'
-import { listAudit, verifyAuditChain } from './audit.ts'
+import { appendAudit, listAudit, verifyAuditChain } from './audit.ts'
 import { createAuditCheckpoint, verifyAuditLog } from './audit-checkpoints.ts'
 import type { BrokerError } from './errors.ts'
 import { registerOwner } from './owners.ts'
@@ -245,6 +245,95 @@ describe('audit checkpoints', () => {
       assert.deepEqual(log, { ok: false, brokenAt: checkpoint.seq })
       await assert.rejects(createAuditCheckpoint(tb.context), (e) => {
         assert.equal((e as BrokerError).code, 'ERR_BROKER_AUDIT')
+        return true
+      })
+    } finally {
+      await tb.close()
+    }
+  })
+
+  it('verify the chain a page at a time, across page boundaries and from a given point', async () => {
+    const tb = await startTestBroker()
+    try {
+      for (let i = 0; i < 10; i++)
+        await appendAudit(tb.context.db, tb.context.clock, { kind: 'test.entry', data: { i } })
+      const whole = await verifyAuditChain(tb.context.db)
+      assert.equal(whole.ok, true)
+      const seen: number[] = []
+      const paged = await verifyAuditChain(tb.context.db, {
+        pageSize: 3,
+        onEntry: (seq) => seen.push(seq),
+      })
+      assert.deepEqual(paged, whole)
+      assert.deepEqual(
+        seen,
+        [...Array(whole.ok ? whole.length : 0).keys()].map((i) => i + 1),
+      )
+      const entries = await listAudit(tb.context.db, { limit: 1000 })
+      const middle = entries[5] as AuditEntry
+      assert.deepEqual(
+        await verifyAuditChain(tb.context.db, {
+          pageSize: 3,
+          from: { seq: middle.seq, hash: middle.hash },
+        }),
+        whole,
+      )
+      // A removed entry at a page boundary (seq 7 starts the third page of 3 after 6).
+      await tb.context.db.query('DELETE FROM audit_log WHERE seq = $1', [7])
+      assert.deepEqual(await verifyAuditChain(tb.context.db, { pageSize: 3 }), {
+        ok: false,
+        brokenAt: 8,
+      })
+    } finally {
+      await tb.close()
+    }
+  })
+
+  it('are signed incrementally: a changed entry after the latest checkpoint, or a forged checkpoint, stops them', async () => {
+    const tb = await startTestBroker()
+    try {
+      const append = (i: number) =>
+        appendAudit(tb.context.db, tb.context.clock, { kind: 'test.entry', data: { i } })
+      for (let i = 0; i < 4; i++) await append(i)
+      const first = await createAuditCheckpoint(tb.context)
+      assert.ok(first !== undefined)
+      for (let i = 4; i < 8; i++) await append(i)
+      const second = await createAuditCheckpoint(tb.context)
+      assert.ok(second !== undefined && second.seq > first.seq)
+      assert.equal((await verifyAuditLog(tb.context)).ok, true)
+
+      // An entry before the latest checkpoint altered in place (its link left broken): the
+      // incremental check does not read it; the full verification finds it.
+      await tb.context.db.query(`UPDATE audit_log SET data = '{"i":"x"}'::jsonb WHERE seq = $1`, [
+        first.seq - 1,
+      ])
+      await append(8)
+      const third = await createAuditCheckpoint(tb.context)
+      assert.ok(third !== undefined && third.seq > second.seq)
+      assert.deepEqual(await verifyAuditLog(tb.context), { ok: false, brokenAt: first.seq - 1 })
+
+      // An entry after the latest checkpoint altered: no checkpoint is signed over it.
+      await append(9)
+      await append(10)
+      await tb.context.db.query(`UPDATE audit_log SET data = '{"i":"y"}'::jsonb WHERE seq = $1`, [
+        third.seq + 1,
+      ])
+      await assert.rejects(createAuditCheckpoint(tb.context), (e) => {
+        assert.equal((e as BrokerError).code, 'ERR_BROKER_AUDIT')
+        assert.equal((e as BrokerError).details?.seq, third.seq + 1)
+        return true
+      })
+
+      // A checkpoint row not signed by this broker (here: another entry's signature) is refused.
+      await tb.context.db.query('DELETE FROM audit_log WHERE seq > $1', [third.seq])
+      await append(11)
+      const head = (await listAudit(tb.context.db, { limit: 1000 })).at(-1) as AuditEntry
+      await tb.context.db.query(
+        'INSERT INTO audit_checkpoints (seq, head, at, signature) VALUES ($1, $2, $3, $4)',
+        [head.seq, head.hash, third.at, third.signature],
+      )
+      await assert.rejects(createAuditCheckpoint(tb.context), (e) => {
+        assert.equal((e as BrokerError).details?.seq, head.seq)
         return true
       })
     } finally {
