@@ -217,3 +217,38 @@ describe('Spark jobs: one workload, per-job identity, revocation', () => {
     assert.equal(res.json().code, 'ERR_PROTOCOL_MALFORMED')
   })
 })
+
+describe('per-job token records', () => {
+  it('are purged once expired, at most once a second, by a later attestation with a job', async () => {
+    const tb = await startTestBroker()
+    try {
+      const applied = await tb.admin('POST', '/admin/v0/policies', {
+        yaml: sparkPolicy(tb.owner.id),
+      })
+      assert.equal(applied.statusCode, 201, applied.body)
+      const attestJob = async (job: string) => {
+        const a = await attestSim(tb, SIM_MEASUREMENT, WORKLOAD, job)
+        assert.equal(a.status, 200, JSON.stringify(a.body))
+      }
+      const jobs = async () =>
+        (
+          await tb.context.db.query<{ job: string }>('SELECT job FROM workload_tokens ORDER BY job')
+        ).rows.map((r) => r.job)
+      const step = (ms: number) => tb.setNow(new Date(tb.now().getTime() + ms))
+      const ttl = tb.context.tokenTtlSeconds * 1000
+
+      await attestJob('job-1')
+      step(ttl - 300)
+      await attestJob('job-2') // purges, but job-1 has 0.3 s left
+      assert.deepEqual(await jobs(), ['job-1', 'job-2'])
+      step(600)
+      await attestJob('job-3') // job-1 expired 0.3 s ago; the last purge was 0.6 s ago
+      assert.deepEqual(await jobs(), ['job-1', 'job-2', 'job-3'])
+      step(500)
+      await attestJob('job-4') // 1.1 s since the last purge: job-1 goes
+      assert.deepEqual(await jobs(), ['job-2', 'job-3', 'job-4'])
+    } finally {
+      await tb.close()
+    }
+  })
+})
