@@ -25,9 +25,21 @@ if (files.length === 0) {
   console.error('no test files matched')
   process.exit(1)
 }
+// Test files wait on servers, databases and child processes much of the time: two at once keep
+// a 2-core machine busier than Node's default (one fewer than the cores). SUBROSA_TEST_CONCURRENCY
+// overrides it.
+const concurrency = process.env.SUBROSA_TEST_CONCURRENCY ?? '2'
 const result = spawnSync(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)
