@@ -42,14 +42,23 @@ type Append = { readonly clock: Clock; readonly record: AuditRecord }
 const appendGrouped = groupCommitter<Append, AuditEntry>(appendEntries)
 
 /**
+ * The transaction-scoped advisory lock every append takes before it reads the chain's head
+ * ('SubA'; the store's migration lock is 'Subr').
+ */
+const AUDIT_CHAIN_LOCK = 0x5375_6241
+
+/**
  * Chain `appends` after the current head, in order, in two round trips whatever their number:
  * lock and read the head, then insert every row at once.
  */
 async function appendEntries(db: Db, appends: readonly Append[]): Promise<AuditEntry[]> {
   return db.transaction(async (tx) => {
-    // Lock the chain and read its head in one round trip.
+    // Lock the chain and read its head in one round trip. An advisory lock rather than LOCK TABLE
+    // in EXCLUSIVE mode, a "strong" lock that sends every other session's locks on audit_log
+    // through PostgreSQL's shared lock table while it is held or awaited: the bench ran about 6%
+    // more flows per second with the advisory lock (ADR 0033).
     const [, head] = await tx.script(
-      'LOCK TABLE audit_log IN EXCLUSIVE MODE; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+      `SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK}); SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`,
     )
     const last = head?.rows[0] as { seq: number | string; hash: string } | undefined
     let seq = last === undefined ? 0 : Number(last.seq)
