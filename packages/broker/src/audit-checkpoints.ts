@@ -6,14 +6,12 @@ import {
   signAuditCheckpoint,
   verifyAuditCheckpoint,
 } from '@subrosa/protocol'
-import { listAudit, verifyAuditChain } from './audit.ts'
+import { AUDIT_PAGE, listAudit, verifyAuditChain } from './audit.ts'
 import type { BrokerContext } from './context.ts'
 import { BrokerError } from './errors.ts'
 import { publicJwks } from './state.ts'
 
 type CheckpointRow = { seq: number | string; head: string; at: string; signature: string }
-
-const PAGE = 5000
 
 /** Stored checkpoints, in order. */
 export async function listCheckpoints(
@@ -26,7 +24,11 @@ export async function listCheckpoints(
       [upTo],
     )
   ).rows
-  return rows.map((r) => ({ seq: Number(r.seq), head: r.head, at: r.at, signature: r.signature }))
+  return rows.map(toCheckpoint)
+}
+
+function toCheckpoint(r: CheckpointRow): AuditCheckpoint {
+  return { seq: Number(r.seq), head: r.head, at: r.at, signature: r.signature }
 }
 
 /** The latest stored checkpoint at or before `upTo`, if any. */
@@ -40,9 +42,7 @@ async function latestCheckpoint(
       [upTo],
     )
   ).rows[0]
-  return r === undefined
-    ? undefined
-    : { seq: Number(r.seq), head: r.head, at: r.at, signature: r.signature }
+  return r === undefined ? undefined : toCheckpoint(r)
 }
 
 /** Whether `c` is signed by this broker's key, under its issuer. */
@@ -87,7 +87,7 @@ export async function verifyAuditLog(
  * must verify; a consistent rewrite of earlier entries changes that hash. An inconsistent one (a
  * link broken before the latest checkpoint) is left to the full verification (`full`, which
  * exports use, `subrosa audit` and `audit verify`): the periodic checkpoint then reads only the
- * entries since the last one, not the whole log (ADR 0033). Returns undefined when the log is
+ * entries since the last one, not the whole log (ADR 0034). Returns undefined when the log is
  * empty.
  *
  * @throws BrokerError `ERR_BROKER_AUDIT` when the log (all of it with `full`, otherwise the
@@ -162,7 +162,7 @@ export async function exportAudit(
   const checkpoints = await listCheckpoints(ctx, end)
   let c = 0
   for (let after = 0; after < end; ) {
-    const page = (await listAudit(ctx.db, { after, limit: PAGE })).filter((e) => e.seq <= end)
+    const page = (await listAudit(ctx.db, { after, limit: AUDIT_PAGE })).filter((e) => e.seq <= end)
     if (page.length === 0) break
     for (const e of page) {
       const shown = e.namespace === null || visible.has(e.namespace)

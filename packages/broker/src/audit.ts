@@ -114,8 +114,11 @@ export async function listAudit(
 /** A verified place in the chain: an entry's sequence number and hash. */
 export type ChainPoint = { readonly seq: number; readonly hash: string }
 
-/** Entries read per statement while verifying: memory stays bounded however long the log. */
-const VERIFY_PAGE = 5000
+/**
+ * Entries read per statement when verifying or exporting: memory stays bounded however long the
+ * log.
+ */
+export const AUDIT_PAGE = 5000
 
 /**
  * Recompute the chain, a page at a time: from the start, or after `from` (an entry whose hash is
@@ -135,7 +138,7 @@ export async function verifyAuditChain(
 ): Promise<{ ok: true; head: string; length: number } | { ok: false; brokenAt: number }> {
   let prev = options.from?.hash ?? GENESIS
   let expectedSeq = (options.from?.seq ?? 0) + 1
-  const page = options.pageSize ?? VERIFY_PAGE
+  const page = options.pageSize ?? AUDIT_PAGE
   for (;;) {
     const rows = (
       await db.query<Row>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
